@@ -1,0 +1,233 @@
+// buildVendorApp / buildAdminApp: register the pipeline and the admin surface; never listens (tests use it directly).
+
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import httpProxy from '@fastify/http-proxy';
+import type { Gateway } from './gateway.js';
+import { newContext } from './pipeline/context.js';
+import { canonicalise } from './pipeline/canonicalise.js';
+import { screenMessage } from './pipeline/screen.js';
+import { checkQuery } from './pipeline/match.js';
+import { countAuthorization } from './pipeline/authenticate.js';
+import { authorize } from './pipeline/authorize.js';
+import { upstreamHeaders } from './pipeline/rewrite.js';
+import { createResponseFilter } from './pipeline/filter-response.js';
+import { recordDecision, buildRecord } from './pipeline/audit.js';
+import { refuse } from './pipeline/respond.js';
+import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
+import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
+import type { DenyReason } from './policy/reasons.js';
+import { certificateBindingProblem } from './pipeline/certificate-binding.js';
+
+export interface VendorServerOptions {
+  /** TLS material already read from the files named in config */
+  tls?: https.ServerOptions;
+}
+
+/** The vendor listener: the pipeline and nothing else (no metrics, no admin, no health detail). */
+export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}): Promise<FastifyInstance<http.Server | https.Server>> {
+  const v = gw.runtime.config.vendor;
+  const serverOptions: http.ServerOptions = {
+    maxHeaderSize: v.maxHeaderBytes,
+    headersTimeout: v.headersTimeoutMs,
+    requestTimeout: v.requestTimeoutMs,
+    keepAliveTimeout: v.keepAliveTimeoutMs,
+    insecureHTTPParser: false,
+    joinDuplicateHeaders: false,
+  };
+  const app = Fastify({
+    loggerInstance: gw.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: false,
+    exposeHeadRoutes: false,
+    bodyLimit: 1024,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: v.maxPathLength, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false, caseSensitive: true },
+    serverFactory: (handler) => {
+      const server = opts.tls ? https.createServer({ ...serverOptions, ...opts.tls }, handler) : http.createServer(serverOptions, handler);
+      server.keepAliveTimeout = v.keepAliveTimeoutMs;
+      server.headersTimeout = v.headersTimeoutMs;
+      server.requestTimeout = v.requestTimeoutMs;
+      return server;
+    },
+    frameworkErrors: (err, request, reply) => {
+      request.mg ??= newContext(gw.runtime);
+      refuse(request, reply, 'path_rejected', err.code === 'FST_ERR_BAD_URL' ? 'the request target is not a valid URL' : 'the request was refused');
+    },
+    clientErrorHandler: (err, socket) => clientError(gw, err as NodeJS.ErrnoException & { code?: string }, socket),
+  });
+  app.decorateRequest('mg', null as never);
+
+  const filter = createResponseFilter({ metrics: gw.metrics });
+
+  // Stages 1–4 run in one hook, in order; the first refusal ends the request.
+  app.addHook('onRequest', async (request, reply) => {
+    const rt = gw.runtime;
+    const ctx = newContext(rt);
+    request.mg = ctx;
+    if (gw.draining) return refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
+    if (rt.config.audit.failClosed && !gw.audit.healthy) return refuse(request, reply, 'audit_unavailable');
+
+    // 1. canonicalise
+    const screened = screenMessage(request.raw);
+    if (screened) return refuse(request, reply, 'request_rejected', screened, { headers: { connection: 'close' } });
+    const c = canonicalise(request.raw.url ?? '', v);
+    if (!c.ok) return refuse(request, reply, 'path_rejected', c.detail, { status: c.status });
+    ctx.target = c.target;
+
+    // 2. match
+    if (c.target.path === WHOAMI_PATH) {
+      if (request.method !== 'GET') return refuse(request, reply, 'method_not_allowed', undefined, { headers: { allow: 'GET' } });
+      if (c.target.query.size > 0) return refuse(request, reply, 'query_not_allowed', 'whoami takes no query parameters');
+      ctx.internal = 'whoami';
+    } else {
+      const m = rt.routes.match(request.method, c.target.segments);
+      if (!m.ok) return refuse(request, reply, m.reason, undefined, m.allow ? { headers: { allow: m.allow } } : {});
+      ctx.rule = m.rule;
+      const q = checkQuery(m.rule, c.target.query);
+      if (!q.ok) return refuse(request, reply, q.reason, q.detail);
+      ctx.upstreamPath = c.target.path;
+      ctx.upstreamQuery = q.upstreamQuery;
+    }
+
+    // 3. authenticate
+    const auth = gw.authenticator;
+    const extracted = auth.extract(request.headers.authorization, countAuthorization(request.raw.rawHeaders));
+    if ('reason' in extracted) return deny(gw, request, reply, extracted.reason, extracted.detail);
+    const verified = await auth.verify(extracted.token);
+    if (!verified.ok) return deny(gw, request, reply, verified.reason, verified.detail);
+    gw.metrics.tokenVerifications.inc({ result: verified.cached ? 'cached' : 'verified' });
+    ctx.token = verified.token;
+    const bindingProblem = certificateBindingProblem(rt, request.raw.socket, verified.token.payload);
+    if (bindingProblem) return refuse(request, reply, 'certificate_binding_invalid', bindingProblem);
+
+    // 4. authorize
+    const now = gw.now();
+    const decided = await authorize(
+      { payload: verified.token.payload, policy: rt.policy, now, ...(ctx.rule ? { category: ctx.rule.category } : {}) },
+      { store: gw.store, metrics: gw.metrics },
+    );
+    if (decided.identity) ctx.identity = decided.identity;
+    if (decided.state) ctx.rateLimit = decided.state.rateLimit;
+    if (!decided.ok) {
+      const [first, ...rest] = decided.denials;
+      const headers: Record<string, string> = {};
+      if (first!.reason === 'rate_limited' && ctx.rateLimit) Object.assign(headers, rateLimitHeaders(ctx.rateLimit), { 'retry-after': String(Math.max(1, Math.ceil(ctx.rateLimit.resetMs / 1000))) });
+      return refuse(request, reply, first!.reason, rest.length ? [first!.detail, ...rest.map((d) => d.detail)].join('; ') : first!.detail, { extraReasons: rest.map((d) => d.reason), headers });
+    }
+    ctx.decision = 'allow';
+    if (ctx.rateLimit) reply.headers(rateLimitHeaders(ctx.rateLimit));
+    return undefined;
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    recordDecision(gw, request, reply);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    if (request.mg && !request.mg.audited) {
+      request.mg.detail ??= 'the client closed the connection before the answer was sent';
+      recordDecision(gw, request, null, 499);
+    }
+    done();
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    // only reached for methods the proxy route does not serve, after the pipeline already refused or allowed
+    if (reply.sent) return;
+    refuse(request, reply, request.mg?.rule ? 'method_not_allowed' : 'route_not_allowed');
+  });
+
+  app.setErrorHandler((err: { statusCode?: number; code?: string }, request, reply) => {
+    request.mg ??= newContext(gw.runtime);
+    gw.logger.warn({ err: { code: err.code, statusCode: err.statusCode }, reqId: request.id }, 'vendor request failed');
+    if (reply.sent) return;
+    if ((err.statusCode ?? 500) < 500) refuse(request, reply, 'request_rejected');
+    else refuse(request, reply, 'internal_error');
+  });
+
+  app.get(WHOAMI_PATH, (request, reply) => whoamiHandler(request, reply));
+
+  // 5–7. rewrite, forward, filter: @fastify/http-proxy over undici, GET only, exactly the decided path and query.
+  const upstreamUrl = new URL(gw.runtime.config.upstream.url);
+  const up = gw.runtime.config.upstream;
+  await app.register(httpProxy, {
+    upstream: up.url,
+    httpMethods: ['GET'],
+    routes: ['/', '/*'],
+    proxyPayloads: false,
+    disableRequestLogging: true,
+    undici: {
+      connections: up.connections,
+      pipelining: 1,
+      connect: { timeout: up.connectTimeoutMs, ...(up.caFile ? { ca: gw.upstreamCa } : {}) },
+      headersTimeout: up.responseTimeoutMs,
+      bodyTimeout: up.responseTimeoutMs,
+      maxRedirections: 0,
+    } as never,
+    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, options: object) => {
+      const ctx = request.mg;
+      // defence in depth: nothing is forwarded without an allow decision and a decided path
+      if (ctx.decision !== 'allow' || !ctx.rule || ctx.upstreamPath === undefined || ctx.reasons.length > 0) {
+        return refuse(request, reply, 'internal_error', 'the request reached the forwarder without an allow decision');
+      }
+      ctx.upstreamStart = process.hrtime.bigint();
+      return reply.from(ctx.upstreamPath, options);
+    },
+    replyOptions: {
+      queryString: (_search: string, _reqUrl: string, request: FastifyRequest) => request.mg.upstreamQuery ?? '',
+      rewriteRequestHeaders: (request: FastifyRequest) => upstreamHeaders(request.headers, request.mg, request.mg.runtime, request.id, upstreamUrl.host),
+      rewriteHeaders: () => ({}),
+      onResponse: filter as never,
+      onError: (reply: FastifyReply, { error }: { error: { statusCode?: number; code?: string } }) => {
+        const request = reply.request;
+        const timeout = error.statusCode === 504 || /TIMEOUT/i.test(error.code ?? '');
+        gw.metrics.upstreamErrors.inc({ kind: timeout ? 'timeout' : 'connect' });
+        refuse(request, reply, timeout ? 'upstream_timeout' : 'upstream_error');
+      },
+      retryDelay: () => null,
+      timeout: up.responseTimeoutMs,
+    } as never,
+  });
+  return app as unknown as FastifyInstance<http.Server | https.Server>;
+}
+
+function deny(gw: Gateway, request: FastifyRequest, reply: FastifyReply, reason: DenyReason, detail: string): FastifyReply {
+  gw.metrics.tokenVerifications.inc({ result: reason });
+  return refuse(request, reply, reason, detail);
+}
+
+function rateLimitHeaders(rl: { limit: number; remaining: number; resetMs: number }): Record<string, string> {
+  return {
+    'ratelimit-limit': String(rl.limit),
+    'ratelimit-remaining': String(Math.max(0, rl.remaining)),
+    'ratelimit-reset': String(Math.max(0, Math.ceil(rl.resetMs / 1000))),
+  };
+}
+
+/** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
+function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): void {
+  const code = err.code ?? '';
+  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const requestId = randomUUID();
+  const reason: DenyReason = 'request_rejected';
+  const detail = status === 431 ? 'request headers too large' : status === 408 ? 'the request took too long to arrive' : 'malformed HTTP request';
+  const ctx = newContext(gw.runtime);
+  ctx.reasons.push(reason);
+  ctx.detail = `${detail} (${code || 'parse error'})`;
+  const rec = buildRecord(ctx, requestId, 'OTHER', socket.remoteAddress ?? '', status);
+  gw.audit.write(rec);
+  gw.metrics.auditRecords.inc();
+  gw.metrics.recordRequest('deny', reason, 'none', 'OTHER', rec.event.duration / 1e9);
+  if (socket.writable && code !== 'ECONNRESET') {
+    const body = JSON.stringify(problemBody(reason, requestId, detail, status));
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  } else socket.destroy();
+}

@@ -1,0 +1,199 @@
+// The IdP's signing keys: a local JWKS file or a remote JWKS fetched with a timeout, cached with bounded staleness.
+
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTHeaderParameters, type FlattenedJWSInput, type CryptoKey } from 'jose';
+import type { JwksConfig } from '../config/types.js';
+
+export class KeysUnavailableError extends Error {
+  override readonly name = 'KeysUnavailableError';
+}
+
+export interface KeyStoreStatus {
+  ok: boolean;
+  source: 'file' | 'url';
+  keyCount: number;
+  generation: number;
+  /** epoch ms of the last successful load, 0 if never */
+  lastSuccessAt: number;
+  lastError?: string;
+}
+
+export interface KeyStoreOptions {
+  now?: () => number;
+  /** resolves the host's addresses before connecting (the sovereignty guard plugs in here) */
+  lookup?: http.RequestOptions['lookup'];
+  onRefresh?: (result: 'success' | 'failure' | 'unchanged') => void;
+}
+
+type Resolver = (header: JWTHeaderParameters, input: FlattenedJWSInput) => Promise<CryptoKey>;
+
+const MAX_JWKS_BYTES = 256 * 1024;
+const ALLOWED_KTY = new Set(['EC', 'RSA', 'OKP']);
+
+/** Keep only public signature keys; a served private key or an encryption key is dropped. */
+export function sanitizeJwks(value: unknown): JSONWebKeySet {
+  if (!value || typeof value !== 'object' || !Array.isArray((value as { keys?: unknown }).keys)) {
+    throw new Error('JWKS must be an object with a "keys" array');
+  }
+  const keys = (value as { keys: unknown[] }).keys.filter((k): k is Record<string, unknown> => {
+    if (!k || typeof k !== 'object') return false;
+    const r = k as Record<string, unknown>;
+    return typeof r.kty === 'string' && ALLOWED_KTY.has(r.kty) && !('d' in r) && (r.use === undefined || r.use === 'sig');
+  });
+  return { keys: keys as unknown as JSONWebKeySet['keys'] };
+}
+
+export class KeyStore {
+  private jwks: JSONWebKeySet | null = null;
+  private serialized = '';
+  private local: Resolver | null = null;
+  private generationNo = 0;
+  private lastSuccessAt = 0;
+  private lastAttemptAt = 0;
+  private lastError: string | undefined;
+  private inflight: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
+  private readonly ca: Buffer | undefined;
+
+  constructor(
+    private readonly cfg: JwksConfig,
+    private readonly opts: KeyStoreOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.ca = cfg.caFile ? readFileSync(cfg.caFile) : undefined;
+  }
+
+  get generation(): number {
+    return this.generationNo;
+  }
+
+  /** Load once; a remote source that fails is retried in the background rather than failing start-up. */
+  async start(): Promise<void> {
+    await this.refresh();
+    if (this.cfg.url) this.schedule();
+  }
+
+  private schedule(): void {
+    const delay = (this.lastError ? this.cfg.cooldownSec : this.cfg.refreshIntervalSec) * 1000;
+    this.timer = setTimeout(() => {
+      void this.refresh().finally(() => this.schedule());
+    }, delay);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  status(): KeyStoreStatus {
+    const s: KeyStoreStatus = {
+      ok: this.usable(),
+      source: this.cfg.url ? 'url' : 'file',
+      keyCount: this.jwks?.keys.length ?? 0,
+      generation: this.generationNo,
+      lastSuccessAt: this.lastSuccessAt,
+    };
+    if (this.lastError) s.lastError = this.lastError;
+    return s;
+  }
+
+  /** Keys are usable until they are older than the maximum staleness (a local file never goes stale). */
+  usable(): boolean {
+    if (!this.local) return false;
+    if (!this.cfg.url) return true;
+    return this.now() - this.lastSuccessAt <= this.cfg.maxStalenessSec * 1000;
+  }
+
+  /** Reload now (file or URL); concurrent callers share one attempt. */
+  refresh(): Promise<void> {
+    if (this.inflight) return this.inflight;
+    this.lastAttemptAt = this.now();
+    this.inflight = this.load()
+      .then((jwks) => {
+        const serialized = JSON.stringify(jwks);
+        const changed = serialized !== this.serialized;
+        if (changed) {
+          this.jwks = jwks;
+          this.serialized = serialized;
+          this.local = createLocalJWKSet(jwks) as Resolver;
+          this.generationNo++;
+        }
+        this.lastSuccessAt = this.now();
+        this.lastError = undefined;
+        this.opts.onRefresh?.(changed ? 'success' : 'unchanged');
+      })
+      .catch((err: unknown) => {
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.opts.onRefresh?.('failure');
+      })
+      .finally(() => {
+        this.inflight = null;
+      });
+    return this.inflight;
+  }
+
+  /** jose key resolver: an unknown kid triggers at most one refresh per cool-down period. */
+  readonly resolve: Resolver = async (header, input) => {
+    if (!this.usable()) throw new KeysUnavailableError('signing keys unavailable or stale');
+    try {
+      return await this.local!(header, input);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !this.cfg.url) throw err;
+      if (this.now() - this.lastAttemptAt < this.cfg.cooldownSec * 1000) throw err;
+      await this.refresh();
+      if (!this.usable()) throw new KeysUnavailableError('signing keys unavailable or stale');
+      return this.local!(header, input);
+    }
+  };
+
+  private async load(): Promise<JSONWebKeySet> {
+    if (this.cfg.file) return sanitizeJwks(JSON.parse(await readFile(this.cfg.file, 'utf8')));
+    if (!this.cfg.url) throw new Error('no JWKS source configured');
+    return sanitizeJwks(JSON.parse(await this.fetchText(this.cfg.url)));
+  }
+
+  private fetchText(url: string): Promise<string> {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        u,
+        {
+          method: 'GET',
+          headers: { accept: 'application/json' },
+          timeout: this.cfg.timeoutMs,
+          ...(this.ca ? { ca: this.ca } : {}),
+          ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
+          agent: false,
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`JWKS endpoint answered HTTP ${res.statusCode}`));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_JWKS_BYTES) {
+              req.destroy(new Error('JWKS larger than 256 KiB'));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`JWKS fetch timed out after ${this.cfg.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}

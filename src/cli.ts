@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Command line: serve, check-config, demo, audit verify, and admin commands for network admins.
+
+import { ConfigError, loadConfigFile } from './config/load.js';
+import { startGateway } from './server.js';
+import { verifyAuditFiles } from './observability/audit-verify.js';
+import { runAdminCommand, ADMIN_USAGE } from './admin/cli.js';
+import { VERSION } from './version.js';
+
+const USAGE = `metagate ${VERSION} — metadata-only access gateway
+
+usage:
+  metagate serve [--config PATH]          start the gateway (PATH or $METAGATE_CONFIG)
+  metagate check-config [--config PATH]   validate a configuration and list every problem
+  metagate demo                           embedded demo on loopback (dev issuer, demo platform, in-memory state)
+  metagate audit verify FILE [FILE...]    check the audit trail's hash chain; names the first broken link
+${ADMIN_USAGE}`;
+
+function configPath(args: string[]): string | undefined {
+  const i = args.indexOf('--config');
+  if (i !== -1) return args[i + 1];
+  return process.env.METAGATE_CONFIG;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  switch (cmd) {
+    case 'serve':
+    case 'check-config': {
+      const path = configPath(args);
+      if (!path) {
+        process.stderr.write('no configuration: pass --config PATH or set METAGATE_CONFIG\n');
+        return 2;
+      }
+      let runtime;
+      try {
+        runtime = loadConfigFile(path);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\n`);
+          return 1;
+        }
+        throw err;
+      }
+      if (cmd === 'check-config') {
+        process.stdout.write(`configuration ${path} is valid: ${runtime.routes.rules.length} rules, config hash ${runtime.hash}\n`);
+        return 0;
+      }
+      try {
+        await startGateway(runtime, { configPath: path, signals: true });
+      } catch (err) {
+        process.stderr.write(`metagate failed to start: ${(err as Error).message}\n`);
+        return 1;
+      }
+      return -1; // keep running
+    }
+    case 'demo': {
+      if (configPath(args) !== undefined) {
+        process.stderr.write('demo mode runs on embedded defaults only and cannot be combined with --config or METAGATE_CONFIG\n');
+        return 2;
+      }
+      const { startDemo, demoBanner } = await import('./demo/demo.js');
+      let demo;
+      try {
+        demo = await startDemo();
+      } catch (err) {
+        process.stderr.write(`demo failed to start: ${(err as Error).message}\n(ports 8080 and 9090 must be free on 127.0.0.1)\n`);
+        return 1;
+      }
+      process.stdout.write(`${demoBanner(demo)}\n`);
+      const stop = () => void demo.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return -1;
+    }
+    case 'audit': {
+      if (args[0] !== 'verify' || args.length < 2) {
+        process.stderr.write('usage: metagate audit verify FILE [FILE...]\n');
+        return 2;
+      }
+      const report = await verifyAuditFiles(args.slice(1));
+      process.stdout.write(`${report.message}\n`);
+      return report.ok ? 0 : 1;
+    }
+    case 'admin':
+      return runAdminCommand(args);
+    case '--version':
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    default:
+      process.stdout.write(USAGE);
+      return cmd === undefined || cmd === 'help' || cmd === '--help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`metagate: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

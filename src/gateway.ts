@@ -1,0 +1,131 @@
+// The gateway's long-lived parts (runtime config, keys, token verifier, state store, audit, metrics) and its reload.
+
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Runtime } from './config/load.js';
+import { KeyStore } from './auth/keystore.js';
+import { Authenticator } from './pipeline/authenticate.js';
+import { AuditTrail } from './observability/audit.js';
+import { Metrics } from './observability/metrics.js';
+import type { StateStore } from './state/store.js';
+import { VERSION } from './version.js';
+
+export interface GatewayDeps {
+  runtime: Runtime;
+  store: StateStore;
+  audit: AuditTrail;
+  logger: Logger;
+  metrics?: Metrics;
+  keys?: KeyStore;
+  now?: () => number;
+}
+
+export class Gateway {
+  runtime: Runtime;
+  readonly store: StateStore;
+  readonly audit: AuditTrail;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  keys: KeyStore;
+  authenticator: Authenticator;
+  readonly now: () => number;
+  /** CA bundle for upstream TLS, read once (no system-wide trust when it is set) */
+  readonly upstreamCa: Buffer | undefined;
+  draining = false;
+
+  constructor(deps: GatewayDeps) {
+    this.runtime = deps.runtime;
+    this.store = deps.store;
+    this.audit = deps.audit;
+    this.logger = deps.logger;
+    this.now = deps.now ?? Date.now;
+    const ca = deps.runtime.config.upstream.caFile;
+    this.upstreamCa = ca ? readFileSync(ca) : undefined;
+    this.metrics = deps.metrics ?? new Metrics({ version: VERSION, filterFields: filterFields(deps.runtime) });
+    this.metrics.setConfigHash(deps.runtime.hash);
+    this.keys = deps.keys ?? this.newKeyStore(deps.runtime);
+    this.authenticator = new Authenticator(deps.runtime.config.auth, this.keys, this.now);
+  }
+
+  private newKeyStore(runtime: Runtime): KeyStore {
+    return new KeyStore(runtime.config.auth.jwks, {
+      now: this.now,
+      onRefresh: (result) => {
+        this.metrics.jwksRefreshes.inc({ result });
+        if (result !== 'failure') this.metrics.jwksLastSuccess.set(this.now() / 1000);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.keys.start();
+  }
+
+  /** Ready when keys are usable, the store answers and the audit trail can be written. */
+  readiness(): { ready: boolean; checks: Record<string, boolean> } {
+    const checks = {
+      keys: this.keys.usable(),
+      store: this.store.health().ok,
+      audit: this.audit.healthy || !this.runtime.config.audit.failClosed,
+      draining: !this.draining,
+    };
+    this.metrics.jwksUsable.set(checks.keys ? 1 : 0);
+    this.metrics.storeUp.set({ backend: this.store.backend }, this.store.health().ok ? 1 : 0);
+    this.metrics.auditHealthy.set(this.audit.healthy ? 1 : 0);
+    return { ready: Object.values(checks).every(Boolean), checks };
+  }
+
+  /**
+   * Swap in a new, already validated runtime. Settings bound at start (listeners, upstream, state backend, audit
+   * destination) cannot change by reload; a runtime that changes them is refused and the old one keeps serving.
+   */
+  async reload(next: Runtime): Promise<{ ok: true } | { ok: false; problems: string[] }> {
+    const problems = fixedSettingsChanged(this.runtime, next);
+    if (problems.length > 0) {
+      this.metrics.configReloads.inc({ result: 'failure' });
+      return { ok: false, problems };
+    }
+    const jwksChanged = JSON.stringify(next.config.auth) !== JSON.stringify(this.runtime.config.auth);
+    if (jwksChanged) {
+      const keys = this.newKeyStore(next);
+      await keys.start();
+      if (!keys.usable()) {
+        keys.stop();
+        this.metrics.configReloads.inc({ result: 'failure' });
+        return { ok: false, problems: ['auth.jwks: the new key source could not be loaded'] };
+      }
+      const old = this.keys;
+      this.keys = keys;
+      this.authenticator = new Authenticator(next.config.auth, keys, this.now);
+      old.stop();
+    } else {
+      await this.keys.refresh();
+    }
+    this.runtime = next;
+    this.metrics.setFilterFields(filterFields(next));
+    this.metrics.setConfigHash(next.hash);
+    this.metrics.configReloads.inc({ result: 'success' });
+    return { ok: true };
+  }
+
+  async close(): Promise<void> {
+    this.keys.stop();
+    await this.audit.flush();
+    await this.store.close();
+  }
+}
+
+export function filterFields(runtime: Runtime): string[] {
+  const out = new Set<string>();
+  for (const f of runtime.filters.values()) for (const e of f.entries) out.add(e);
+  return [...out];
+}
+
+function fixedSettingsChanged(a: Runtime, b: Runtime): string[] {
+  const fixed = ['vendor', 'admin', 'upstream', 'state', 'audit', 'sovereignty'] as const;
+  const out: string[] = [];
+  for (const key of fixed) {
+    if (JSON.stringify(a.config[key]) !== JSON.stringify(b.config[key])) out.push(`${key}: cannot change by reload; restart the gateway to apply it`);
+  }
+  return out;
+}

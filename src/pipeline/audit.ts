@@ -1,0 +1,61 @@
+// Stage 8: exactly one audit record and one set of metric updates per vendor request, allowed or denied.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditTrail, RequestAuditRecord } from '../observability/audit.js';
+import type { Metrics } from '../observability/metrics.js';
+import { methodLabel } from '../observability/metrics.js';
+import type { RequestContext } from './context.js';
+
+export interface AuditDeps {
+  audit: AuditTrail;
+  metrics: Metrics;
+}
+
+export function buildRecord(ctx: RequestContext, requestId: string, method: string, ip: string, status: number): RequestAuditRecord {
+  const durationNs = Number(process.hrtime.bigint() - ctx.start);
+  const allowed = ctx.decision === 'allow' && ctx.reasons.length === 0;
+  const mg: RequestAuditRecord['metagate'] = { decision: allowed ? 'allow' : 'deny', reasons: ctx.reasons, config_hash: ctx.runtime.hash };
+  if (ctx.detail !== undefined) mg.detail = ctx.detail;
+  if (ctx.rule) {
+    mg.rule = ctx.rule.id;
+    mg.category = ctx.rule.category;
+  } else if (ctx.internal) mg.rule = `metagate.${ctx.internal}`;
+  const id = ctx.identity;
+  if (id) {
+    mg.nationality = id.nationality;
+    mg.clearance = id.clearance;
+    mg.clearance_expires_at = new Date(id.clearanceExpiresAt).toISOString();
+    if (id.org !== undefined) mg.org = id.org;
+    if (id.jti !== undefined) mg.token_id = id.jti;
+  }
+  if (ctx.token) mg.token_fingerprint = ctx.token.fingerprint;
+  if (ctx.upstreamStatus !== undefined) mg.upstream_status = ctx.upstreamStatus;
+  if (ctx.upstreamMs !== undefined) mg.upstream_ms = Math.round(ctx.upstreamMs * 1000) / 1000;
+  if (ctx.fieldsRemoved && ctx.fieldsRemoved.size > 0) mg.fields_removed = Object.fromEntries(ctx.fieldsRemoved);
+  if (ctx.responseBytes !== undefined) mg.response_bytes = ctx.responseBytes;
+  const subject = id?.subject ?? (typeof ctx.token?.payload.sub === 'string' ? ctx.token.payload.sub : undefined);
+  const rec: RequestAuditRecord = {
+    '@timestamp': new Date().toISOString(),
+    event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: allowed && status < 400 ? 'success' : 'failure', duration: durationNs },
+    http: { request: { id: requestId, method: methodLabel(method) }, response: { status_code: status } },
+    url: { path: ctx.target?.path ?? null },
+    source: { ip },
+    metagate: mg,
+  };
+  if (subject !== undefined) rec.user = { id: subject };
+  return rec;
+}
+
+/** Write the record once; later calls for the same request do nothing. */
+export function recordDecision(deps: AuditDeps, request: FastifyRequest, reply: FastifyReply | null, statusOverride?: number): void {
+  const ctx = request.mg;
+  if (!ctx || ctx.audited) return;
+  ctx.audited = true;
+  // a request that was allowed but whose answer was an upstream failure is recorded with that reason
+  const status = statusOverride ?? reply?.statusCode ?? 0;
+  const rec = buildRecord(ctx, request.id, request.method, request.ip, status);
+  deps.audit.write(rec);
+  deps.metrics.auditRecords.inc();
+  deps.metrics.recordRequest(rec.metagate.decision, ctx.reasons[0] ?? 'none', ctx.rule?.category ?? 'none', request.method, rec.event.duration / 1e9);
+  if (rec.metagate.decision === 'allow' && ctx.upstreamMs !== undefined && ctx.rule) deps.metrics.upstreamDuration.observe({ category: ctx.rule.category }, ctx.upstreamMs / 1000);
+}

@@ -1,0 +1,188 @@
+// Stage 3: take the bearer token from the Authorization header only, verify it with pinned options, cache the result.
+
+import { createHash } from 'node:crypto';
+import { jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import type { AuthConfig } from '../config/types.js';
+import { KeysUnavailableError, type KeyStore } from '../auth/keystore.js';
+import { findKeyProblem } from '../auth/strict-json.js';
+import type { DenyReason } from '../policy/reasons.js';
+
+export interface VerifiedToken {
+  payload: Record<string, unknown>;
+  /** the signing key id, for the audit trail */
+  kid?: string;
+  /** SHA-256 of the token, hex, first 16 chars: lets analysts correlate records without storing the token */
+  fingerprint: string;
+}
+
+export type AuthResult = { ok: true; token: VerifiedToken; cached: boolean } | { ok: false; reason: DenyReason; detail: string };
+
+const BEARER_RE = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
+const KID_RE = /^[A-Za-z0-9._:+/=-]{1,128}$/;
+const FORBIDDEN_HEADER_PARAMS = ['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64', 'zip', 'enc'];
+
+interface CacheEntry {
+  token: VerifiedToken;
+  generation: number;
+  exp: number; // seconds
+  nbf: number | undefined;
+  iat: number;
+}
+
+const deny = (reason: DenyReason, detail: string): AuthResult => ({ ok: false, reason, detail });
+
+/** Count Authorization headers on the raw request: a second credential is refused, not ignored. */
+export function countAuthorization(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === 13 && rawHeaders[i]!.toLowerCase() === 'authorization') n++;
+  return n;
+}
+
+export class Authenticator {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly algorithms: string[];
+
+  constructor(
+    private readonly cfg: AuthConfig,
+    private readonly keys: KeyStore,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.algorithms = [...cfg.algorithms];
+  }
+
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  /** Extract the bearer token; `count` is the number of Authorization headers the client sent. */
+  extract(header: string | undefined, count: number): { token: string } | { reason: DenyReason; detail: string } {
+    if (count > 1) return { reason: 'token_invalid', detail: 'more than one Authorization header was sent; send exactly one bearer token' };
+    if (header === undefined || header === '') return { reason: 'token_missing', detail: PROBLEM_MISSING };
+    if (header.length > this.cfg.maxTokenBytes + 7) return { reason: 'token_invalid', detail: `the token is larger than ${this.cfg.maxTokenBytes} bytes` };
+    const m = BEARER_RE.exec(header);
+    if (!m) {
+      const scheme = header.split(' ', 1)[0] ?? '';
+      if (scheme.toLowerCase() !== 'bearer') return { reason: 'token_invalid', detail: 'only the Bearer scheme is accepted' };
+      return { reason: 'token_invalid', detail: 'the bearer value is not a signed JWT (header.payload.signature); encrypted or malformed tokens are refused' };
+    }
+    return { token: m[1]! };
+  }
+
+  async verify(token: string): Promise<AuthResult> {
+    const nowMs = this.now();
+    const hit = this.cache.get(token);
+    if (hit && hit.generation === this.keys.generation) {
+      if (!this.keys.usable()) return deny('keys_unavailable', 'the identity provider\'s signing keys are unavailable or stale');
+      const timeProblem = this.checkTimes(hit, nowMs / 1000);
+      if (timeProblem) {
+        this.cache.delete(token);
+        return timeProblem;
+      }
+      return { ok: true, token: hit.token, cached: true };
+    }
+
+    const pre = this.precheck(token);
+    if (pre) return pre;
+    let payload: JWTPayload;
+    let kid: string | undefined;
+    try {
+      const res = await jwtVerify(token, this.keys.resolve, {
+        algorithms: this.algorithms,
+        issuer: this.cfg.issuer,
+        audience: this.cfg.audience,
+        typ: this.cfg.typ,
+        requiredClaims: this.cfg.requiredClaims,
+        maxTokenAge: this.cfg.maxTokenAgeSec,
+        clockTolerance: this.cfg.clockToleranceSec,
+        currentDate: new Date(nowMs),
+      });
+      payload = res.payload;
+      kid = res.protectedHeader.kid;
+    } catch (err) {
+      return mapVerifyError(err);
+    }
+    if (!this.cfg.allowMultipleAudiences && Array.isArray(payload.aud) && payload.aud.length !== 1) {
+      return deny('audience_mismatch', 'the token names more than one audience; a token issued for this gateway alone is required');
+    }
+    if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return deny('token_invalid', 'the token must carry numeric "exp" and "iat" claims');
+    const token_: VerifiedToken = { payload: payload as Record<string, unknown>, fingerprint: createHash('sha256').update(token).digest('hex').slice(0, 16) };
+    if (kid !== undefined) token_.kid = kid;
+    if (this.cfg.cacheSize > 0) {
+      if (this.cache.size >= this.cfg.cacheSize) {
+        // drop the oldest insertion (Map keeps insertion order): bounded memory, no scans
+        const first = this.cache.keys().next();
+        if (!first.done) this.cache.delete(first.value);
+      }
+      this.cache.set(token, { token: token_, generation: this.keys.generation, exp: payload.exp, nbf: payload.nbf, iat: payload.iat });
+    }
+    return { ok: true, token: token_, cached: false };
+  }
+
+  private checkTimes(e: CacheEntry, now: number): AuthResult | null {
+    const tol = this.cfg.clockToleranceSec;
+    if (e.exp <= now - tol) return deny('token_expired', 'the access token has expired; request a new token');
+    if (e.nbf !== undefined && e.nbf > now + tol) return deny('token_not_yet_valid', 'the access token is not valid yet');
+    if (now - e.iat - tol > this.cfg.maxTokenAgeSec) return deny('token_expired', `the access token is older than ${this.cfg.maxTokenAgeSec} s; request a new token`);
+    return null;
+  }
+
+  /** Structural checks jose does not make: header parameters we never honour, kid shape, duplicate JSON keys. */
+  private precheck(token: string): AuthResult | null {
+    const [h, p] = token.split('.') as [string, string, string];
+    let headerText: string;
+    let payloadText: string;
+    try {
+      headerText = Buffer.from(h, 'base64url').toString('utf8');
+      payloadText = Buffer.from(p, 'base64url').toString('utf8');
+    } catch {
+      return deny('token_invalid', 'the token is not valid base64url');
+    }
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(headerText) as Record<string, unknown>;
+      JSON.parse(payloadText);
+    } catch {
+      return deny('token_invalid', 'the token header or payload is not JSON');
+    }
+    if (!header || typeof header !== 'object' || Array.isArray(header)) return deny('token_invalid', 'the token header is not a JSON object');
+    const hp = findKeyProblem(headerText);
+    if (hp) return deny('token_invalid', `the token header is ambiguous: ${hp}`);
+    const pp = findKeyProblem(payloadText);
+    if (pp) return deny('token_invalid', `the token payload is ambiguous: ${pp}`);
+    for (const name of FORBIDDEN_HEADER_PARAMS) {
+      if (Object.hasOwn(header, name)) return deny('token_invalid', `the token header parameter "${name}" is not accepted`);
+    }
+    if (typeof header.alg !== 'string' || !this.algorithms.includes(header.alg)) return deny('token_invalid', `signing algorithm ${typeof header.alg === 'string' ? `"${header.alg.slice(0, 16)}"` : ''} is not accepted`.replace('  ', ' '));
+    if (header.kid !== undefined && (typeof header.kid !== 'string' || !KID_RE.test(header.kid))) return deny('token_invalid', 'the token\'s "kid" header is malformed');
+    return null;
+  }
+}
+
+const PROBLEM_MISSING = 'send an access token from the identity provider as "Authorization: Bearer <token>"';
+
+function mapVerifyError(err: unknown): AuthResult {
+  if (err instanceof KeysUnavailableError) return deny('keys_unavailable', 'the identity provider\'s signing keys are unavailable or stale');
+  if (err instanceof joseErrors.JWTExpired) {
+    return err.claim === 'iat'
+      ? deny('token_expired', 'the access token is older than the maximum token age; request a new token')
+      : deny('token_expired', 'the access token has expired; request a new token');
+  }
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'iss': return deny('issuer_mismatch', 'the token was not issued by the identity provider this gateway trusts');
+      case 'aud': return deny('audience_mismatch', 'the token was not issued for this gateway');
+      case 'typ': return deny('token_type_invalid', 'an access token (typ at+jwt) is required; ID tokens and other token types are refused');
+      case 'nbf': return deny('token_not_yet_valid', 'the access token is not valid yet');
+      case 'iat': return deny('token_invalid', 'the token\'s "iat" claim is invalid or in the future');
+      default: return deny('token_invalid', `the token's "${err.claim}" claim is missing or invalid`);
+    }
+  }
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return deny('token_invalid', 'the token was signed with a key the identity provider does not publish');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return deny('token_invalid', 'the token signature is invalid');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return deny('token_invalid', 'the token\'s signing algorithm is not accepted');
+  return deny('token_invalid', 'the token could not be verified');
+}

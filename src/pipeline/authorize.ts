@@ -1,0 +1,75 @@
+// Stage 4: decide on a verified token — claims, the rule's category, then revocation, suspension and rate limit.
+
+import { checkCategory, evaluateClaims, type Denial, type Identity } from '../policy/claims.js';
+import type { CompiledPolicy } from '../policy/claims.js';
+import type { Category } from '../policy/reasons.js';
+import { StateUnavailableError, type CheckResult, type StateStore } from '../state/store.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export interface AuthorizeInput {
+  payload: Record<string, unknown>;
+  /** absent for gateway-internal routes (whoami), which need identity but no category */
+  category?: Category;
+  policy: CompiledPolicy;
+  now: number;
+}
+
+export type AuthorizeResult =
+  | { ok: true; identity: Identity; state: CheckResult }
+  | { ok: false; denials: Denial[]; identity?: Identity; state?: CheckResult };
+
+export interface AuthorizeDeps {
+  store: StateStore;
+  metrics?: Metrics;
+}
+
+/** Pure part: claims and category. */
+export function authorizeClaims(input: AuthorizeInput): { identity?: Identity; denials: Denial[] } {
+  const { identity, denials } = evaluateClaims(input.payload, input.policy, input.now);
+  if (!identity) return { denials };
+  if (input.category) {
+    const d = checkCategory(identity, input.category, input.policy);
+    if (d) return { identity, denials: [d] };
+  }
+  return { identity, denials: [] };
+}
+
+/** Translate the store's verdict into denials, in order of precedence. */
+export function stateDenials(state: CheckResult): Denial[] {
+  const out: Denial[] = [];
+  if (state.subjectRevoked) out.push({ reason: 'subject_revoked', detail: `your access was revoked: ${state.subjectRevoked.reason}` });
+  if (state.tokenRevoked) out.push({ reason: 'token_revoked', detail: `this token was revoked: ${state.tokenRevoked.reason}` });
+  if (state.suspended) {
+    const s = state.suspended;
+    const what = s.source === 'window' ? `vendor access is suspended during ${s.label ?? 'a scheduled window'}` : s.org ? `vendor access for ${s.org} is suspended` : 'vendor access is suspended';
+    out.push({ reason: 'access_suspended', detail: `${what}: ${s.reason}` });
+  }
+  if (out.length === 0 && !state.rateLimit.allowed) {
+    const secs = Math.max(1, Math.ceil(state.rateLimit.resetMs / 1000));
+    out.push({ reason: 'rate_limited', detail: `${state.rateLimit.scope === 'global' ? 'the gateway-wide' : 'your'} limit of ${state.rateLimit.limit} requests is used up; retry in ${secs} s` });
+  }
+  return out;
+}
+
+export async function authorize(input: AuthorizeInput, deps: AuthorizeDeps): Promise<AuthorizeResult> {
+  const claims = authorizeClaims(input);
+  if (!claims.identity || claims.denials.length > 0) return { ok: false, denials: claims.denials, ...(claims.identity ? { identity: claims.identity } : {}) };
+  const identity = claims.identity;
+  let state: CheckResult;
+  const t0 = process.hrtime.bigint();
+  try {
+    const q: { subject: string; now: number; jti?: string; org?: string } = { subject: identity.subject, now: input.now };
+    if (identity.jti !== undefined) q.jti = identity.jti;
+    if (identity.org !== undefined) q.org = identity.org;
+    state = await deps.store.check(q);
+  } catch (err) {
+    deps.metrics?.storeErrors.inc();
+    const detail = err instanceof StateUnavailableError ? 'the gateway cannot reach its shared state store, so it refuses all requests' : 'the shared state check failed, so the request is refused';
+    return { ok: false, identity, denials: [{ reason: 'state_unavailable', detail }] };
+  } finally {
+    deps.metrics?.storeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const denials = stateDenials(state);
+  if (denials.length > 0) return { ok: false, identity, state, denials };
+  return { ok: true, identity, state };
+}

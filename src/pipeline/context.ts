@@ -1,0 +1,46 @@
+// The typed per-request scope every stage reads and writes (declared on FastifyRequest, never loose properties).
+
+import type { CanonicalTarget } from './canonicalise.js';
+import type { CompiledRule } from './match.js';
+import type { Identity } from '../policy/claims.js';
+import type { DenyReason } from '../policy/reasons.js';
+import type { VerifiedToken } from './authenticate.js';
+import type { RateLimitOutcome } from '../state/store.js';
+import type { Runtime } from '../config/load.js';
+
+export type InternalRoute = 'whoami';
+
+export interface RequestContext {
+  /** process.hrtime.bigint() at arrival */
+  start: bigint;
+  /** the runtime (config) this request was decided with: a reload never changes it mid-request */
+  runtime: Runtime;
+  target?: CanonicalTarget;
+  rule?: CompiledRule;
+  internal?: InternalRoute;
+  /** upstream path and query exactly as decided (canonical path, accepted query only) */
+  upstreamPath?: string;
+  upstreamQuery?: string;
+  token?: VerifiedToken;
+  identity?: Identity;
+  decision: 'allow' | 'deny';
+  reasons: DenyReason[];
+  detail?: string;
+  rateLimit?: RateLimitOutcome;
+  upstreamStatus?: number;
+  upstreamStart?: bigint;
+  upstreamMs?: number;
+  fieldsRemoved?: Map<string, number>;
+  responseBytes?: number;
+  audited: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    mg: RequestContext;
+  }
+}
+
+export function newContext(runtime: Runtime): RequestContext {
+  return { start: process.hrtime.bigint(), runtime, decision: 'deny', reasons: [], audited: false };
+}

@@ -1,0 +1,710 @@
+// Redis StateStore for several replicas: one Lua round trip per check, pub/sub change notices, fail closed on any error.
+
+import { randomUUID } from 'node:crypto';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import {
+  StateUnavailableError,
+  type CheckInput,
+  type CheckResult,
+  type RateLimitOutcome,
+  type RateLimitPolicy,
+  type Revocation,
+  type StateStore,
+  type StoreHealth,
+  type Suspension,
+  type SuspensionWindow,
+} from './store.js';
+import {
+  assertTime,
+  compareRevocations,
+  compareSuspensions,
+  compareWindows,
+  fixedWindow,
+  normalizeRevocation,
+  normalizeSuspension,
+  normalizeWindow,
+  notifyListeners,
+  rateLimitOutcome,
+  rateLimitSnapshot,
+  suspensionInForce,
+  validateRateLimitPolicy,
+  windowInForce,
+  type RateLimitDecision,
+} from './memory.js';
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** How to reach Redis. Passwords are used only to authenticate and never appear in errors or health details. */
+export type RedisConnectionOptions =
+  | { mode: 'single'; url: string }
+  | { mode: 'sentinel'; sentinels: RedisNode[]; name: string; password?: string; sentinelPassword?: string }
+  | { mode: 'cluster'; nodes: RedisNode[]; password?: string };
+
+export interface RedisStoreOptions {
+  rateLimit: RateLimitPolicy;
+  /** prepended verbatim to every key and the channel; must not contain `{` or `}` (the hash tag is `{mg}`) */
+  keyPrefix: string;
+  connection: RedisConnectionOptions;
+  /** a command without a reply after this long fails, and the request with it */
+  commandTimeoutMs: number;
+  /** time allowed to establish a connection (default DEFAULT_CONNECT_TIMEOUT_MS) */
+  connectTimeoutMs?: number;
+  /** upper bound of the reconnect back-off (default DEFAULT_MAX_RECONNECT_DELAY_MS) */
+  maxReconnectDelayMs?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
+export const DEFAULT_READY_TIMEOUT_MS = 10_000;
+const RECONNECT_BASE_DELAY_MS = 50;
+/** A revocation key outlives its `expiresAt` by this much, so clock skew between replicas never drops it early. */
+const REVOCATION_TTL_GRACE_MS = 60_000;
+/** keys per list-revocations script call */
+const LIST_BATCH = 500;
+const QUIT_TIMEOUT_MS = 1_000;
+
+const HASH_TAG = '{mg}';
+const KILL_SWITCH_FIELD = 'global';
+const ORG_FIELD_PREFIX = 'org:';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lua. All keys of one store share the `{mg}` hash tag, so every script touches a single Cluster slot. Scripts
+// receive every key they touch in KEYS. Mutations publish their change notice inside the script, so a change and
+// its notice are one atomic step.
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * KEYS: 1 subject revocation, 2 token revocation, 3 revocation index, 4 suspensions hash, 5 windows hash,
+ *       6 subject counter, 7 global counter
+ * ARGV: 1 now, 2 has jti (1/0), 3 has org (1/0), 4 org, 5 perSubject, 6 global ceiling (0 = none), 7 counter TTL ms
+ * Returns { subject revocation JSON | '', token revocation JSON | '', suspension JSON | '', window JSON | '',
+ *           decision 'ok'|'subject'|'global', subject count, global count } where the counts are after this
+ *           request when it consumed a unit and unchanged otherwise.
+ */
+const CHECK_LUA = `
+local now = tonumber(ARGV[1])
+local function live_revocation(key)
+  local raw = redis.call('GET', key)
+  if not raw then return '' end
+  local exp = cjson.decode(raw)['expiresAt']
+  if type(exp) == 'number' and exp <= now then
+    redis.call('DEL', key)
+    redis.call('SREM', KEYS[3], key)
+    return ''
+  end
+  return raw
+end
+
+local subj = live_revocation(KEYS[1])
+local tok = ''
+if ARGV[2] == '1' then tok = live_revocation(KEYS[2]) end
+
+local has_org = ARGV[3] == '1'
+local org = ARGV[4]
+local susp = redis.call('HGET', KEYS[4], '${KILL_SWITCH_FIELD}')
+if not susp and has_org then susp = redis.call('HGET', KEYS[4], '${ORG_FIELD_PREFIX}' .. org) end
+if not susp then susp = '' end
+
+local win = ''
+if susp == '' then
+  local best_start, best_id
+  local all = redis.call('HGETALL', KEYS[5])
+  for i = 1, #all, 2 do
+    local w = cjson.decode(all[i + 1])
+    local w_org = w['org']
+    if w['start'] <= now and now < w['end'] and (w_org == nil or (has_org and w_org == org)) then
+      if win == '' or w['start'] < best_start or (w['start'] == best_start and all[i] < best_id) then
+        win, best_start, best_id = all[i + 1], w['start'], all[i]
+      end
+    end
+  end
+end
+
+local per_subject = tonumber(ARGV[5])
+local ceiling = tonumber(ARGV[6])
+local ttl = tonumber(ARGV[7])
+local sc = tonumber(redis.call('GET', KEYS[6]) or '0')
+local gc = 0
+if ceiling > 0 then gc = tonumber(redis.call('GET', KEYS[7]) or '0') end
+local decision = 'ok'
+if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
+
+if decision == 'ok' and subj == '' and tok == '' and susp == '' and win == '' then
+  sc = redis.call('INCR', KEYS[6])
+  if sc == 1 then redis.call('PEXPIRE', KEYS[6], ttl) end
+  if ceiling > 0 then
+    gc = redis.call('INCR', KEYS[7])
+    if gc == 1 then redis.call('PEXPIRE', KEYS[7], ttl) end
+  end
+end
+return { subj, tok, susp, win, decision, sc, gc }
+`;
+
+/** KEYS: 1 revocation, 2 index. ARGV: 1 JSON, 2 TTL ms (0 = none), 3 channel, 4 notice. */
+const REVOKE_LUA = `
+if ARGV[2] == '0' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+redis.call('SADD', KEYS[2], KEYS[1])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** KEYS: 1 revocation, 2 index. ARGV: 1 channel, 2 notice. Returns 1 when a revocation existed. */
+const UNREVOKE_LUA = `
+local n = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], KEYS[1])
+if n > 0 then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return n
+`;
+
+/** KEYS: 1 hash. ARGV: 1 field, 2 JSON, 3 channel, 4 notice. */
+const HASH_SET_LUA = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** KEYS: 1 hash. ARGV: 1 field, 2 channel, 3 notice. Returns 1 when the field existed. */
+const HASH_DEL_LUA = `
+local n = redis.call('HDEL', KEYS[1], ARGV[1])
+if n > 0 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return n
+`;
+
+/** KEYS: 1 index, 2.. revocation keys. ARGV: 1 now. Returns the live revocations' JSON; prunes the rest. */
+const LIST_REVOCATIONS_LUA = `
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 2, #KEYS do
+  local raw = redis.call('GET', KEYS[i])
+  if not raw then
+    redis.call('SREM', KEYS[1], KEYS[i])
+  else
+    local exp = cjson.decode(raw)['expiresAt']
+    if type(exp) == 'number' and exp <= now then
+      redis.call('DEL', KEYS[i])
+      redis.call('SREM', KEYS[1], KEYS[i])
+    else
+      out[#out + 1] = raw
+    end
+  end
+end
+return out
+`;
+
+/** KEYS: 1 windows hash. ARGV: 1 now. Returns windows that have not ended; prunes ended ones. */
+const LIST_WINDOWS_LUA = `
+local now = tonumber(ARGV[1])
+local out = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if cjson.decode(all[i + 1])['end'] <= now then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    out[#out + 1] = all[i + 1]
+  end
+end
+return out
+`;
+
+type Arg = string | number;
+type ScriptFn = (...args: Arg[]) => Promise<unknown>;
+
+/** The commands `defineCommand` adds at run time (ioredis cannot type them). */
+interface ScriptCommands {
+  metagateCheck: ScriptFn;
+  metagateRevoke: ScriptFn;
+  metagateUnrevoke: ScriptFn;
+  metagateHashSet: ScriptFn;
+  metagateHashDel: ScriptFn;
+  /** dynamic key count: first argument is the number of keys */
+  metagateListRevocations: ScriptFn;
+  metagateListWindows: ScriptFn;
+}
+
+type Client = Redis | Cluster;
+
+interface ChangeNotice {
+  /** the instance that made the change; it has already told its own listeners */
+  o: string;
+  /** what changed, for debugging with `redis-cli subscribe` */
+  e: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export class RedisStore implements StateStore {
+  readonly backend = 'redis' as const;
+
+  private readonly policy: Readonly<RateLimitPolicy>;
+  private readonly base: string;
+  private readonly channel: string;
+  private readonly instanceId = randomUUID();
+  private readonly client: Client;
+  private readonly subscriber: Client;
+  private readonly scripts: ScriptCommands;
+  private readonly listeners = new Set<() => void>();
+  private readonly subscribed: Promise<void>;
+  private subscriberWasReady = false;
+  private lastError: string | undefined;
+  private closed = false;
+
+  constructor(opts: RedisStoreOptions) {
+    this.policy = validateRateLimitPolicy(opts.rateLimit);
+    validateRedisOptions(opts);
+    this.base = `${opts.keyPrefix}${HASH_TAG}:`;
+    this.channel = `${this.base}changes`;
+
+    const connectTimeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const retryStrategy = backoff(opts.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS);
+
+    // Commands fail fast: no offline queue, no resend after a reconnect, a reply deadline. A check that cannot be
+    // answered now is refused now (503), never parked until Redis returns.
+    this.client = openConnection(opts.connection, {
+      connectTimeout,
+      retryStrategy,
+      commandTimeout: opts.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      // A demoted master (Sentinel failover) answers writes with READONLY: reconnect to find the new master. The
+      // failed command is not resent; that one request is refused.
+      reconnectOnError: (err) => /READONLY/.test(err.message),
+      connectionName: 'metagate',
+    });
+    // The subscriber may wait: SUBSCRIBE is queued until connected and re-issued after every reconnect.
+    this.subscriber = openConnection(opts.connection, {
+      connectTimeout,
+      retryStrategy,
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      connectionName: 'metagate-sub',
+    });
+
+    this.client.defineCommand('metagateCheck', { lua: CHECK_LUA, numberOfKeys: 7 });
+    this.client.defineCommand('metagateRevoke', { lua: REVOKE_LUA, numberOfKeys: 2 });
+    this.client.defineCommand('metagateUnrevoke', { lua: UNREVOKE_LUA, numberOfKeys: 2 });
+    this.client.defineCommand('metagateHashSet', { lua: HASH_SET_LUA, numberOfKeys: 1 });
+    this.client.defineCommand('metagateHashDel', { lua: HASH_DEL_LUA, numberOfKeys: 1 });
+    this.client.defineCommand('metagateListRevocations', { lua: LIST_REVOCATIONS_LUA });
+    this.client.defineCommand('metagateListWindows', { lua: LIST_WINDOWS_LUA, numberOfKeys: 1 });
+    this.scripts = this.client as unknown as ScriptCommands;
+
+    // Without an 'error' listener ioredis prints connection errors to the console; keep only a short cause here.
+    this.client.on('error', (err: unknown) => {
+      this.lastError = errorCode(err);
+    });
+    this.client.on('ready', () => {
+      this.lastError = undefined;
+    });
+    this.subscriber.on('error', () => {
+      // Visible through health().detail via the subscriber's status; nothing to log here.
+    });
+    this.subscriber.on('message', (channel: string, message: string) => this.onNotice(channel, message));
+    this.subscriber.on('ready', () => {
+      // Notices sent while the subscriber was away are lost; a reconnect is itself a "state may have changed".
+      if (this.subscriberWasReady && !this.closed) notifyListeners(this.listeners);
+      this.subscriberWasReady = true;
+    });
+    this.subscribed = this.subscriber.subscribe(this.channel).then(
+      () => undefined,
+      () => undefined, // only fails when the store is closed before Redis was ever reached
+    );
+  }
+
+  /** Resolves once commands can run and change notices are subscribed; rejects with StateUnavailableError. */
+  async ready(timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StateUnavailableError(`redis not ready after ${timeoutMs} ms (${this.client.status})`)),
+        timeoutMs,
+      );
+    });
+    const clientReady =
+      this.client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => this.client.once('ready', resolve));
+    try {
+      await Promise.race([Promise.all([clientReady, this.subscribed]), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.closed) throw new StateUnavailableError('redis store is closed');
+  }
+
+  async check(input: CheckInput): Promise<CheckResult> {
+    assertTime(input.now);
+    const { now } = input;
+    const { index, resetMs } = fixedWindow(now, this.policy.windowMs);
+    const hasJti = input.jti !== undefined;
+    const hasOrg = input.org !== undefined;
+    const reply = await this.run('check', () =>
+      this.scripts.metagateCheck(
+        this.revocationKey('subject', input.subject),
+        // a key is always passed so the key count stays fixed; without a jti the script never reads it
+        this.revocationKey('token', input.jti ?? ''),
+        this.key('rev:index'),
+        this.key('susp'),
+        this.key('win'),
+        this.subjectCounterKey(index, input.subject),
+        this.globalCounterKey(index),
+        now,
+        hasJti ? '1' : '0',
+        hasOrg ? '1' : '0',
+        input.org ?? '',
+        this.policy.perSubject,
+        this.policy.global,
+        // PEXPIRE takes whole milliseconds; `now` may carry a fraction
+        Math.ceil(resetMs + this.policy.windowMs),
+      ),
+    );
+
+    if (!Array.isArray(reply) || reply.length !== 7) throw new StateUnavailableError('redis check returned an unexpected reply');
+    const [subjRaw, tokRaw, suspRaw, winRaw, decision, subjectCount] = reply as [unknown, unknown, unknown, unknown, unknown, unknown];
+    if (decision !== 'ok' && decision !== 'subject' && decision !== 'global') {
+      throw new StateUnavailableError('redis check returned an unexpected reply');
+    }
+    const result: CheckResult = {
+      rateLimit: rateLimitOutcome(this.policy, decision satisfies RateLimitDecision, Number(subjectCount), resetMs),
+    };
+    if (subjRaw !== '') result.subjectRevoked = parseRecord(subjRaw, normalizeRevocation);
+    if (tokRaw !== '') result.tokenRevoked = parseRecord(tokRaw, normalizeRevocation);
+    if (suspRaw !== '') result.suspended = suspensionInForce(parseRecord(suspRaw, normalizeSuspension));
+    else if (winRaw !== '') result.suspended = windowInForce(parseRecord(winRaw, normalizeWindow));
+    return result;
+  }
+
+  async revoke(r: Revocation): Promise<void> {
+    const record = normalizeRevocation(r);
+    await this.run('revoke', () =>
+      this.scripts.metagateRevoke(
+        this.revocationKey(record.kind, record.id),
+        this.key('rev:index'),
+        JSON.stringify(record),
+        revocationTtlMs(record),
+        this.channel,
+        this.notice('revoke'),
+      ),
+    );
+    notifyListeners(this.listeners);
+  }
+
+  async unrevoke(kind: Revocation['kind'], id: string): Promise<boolean> {
+    const n = await this.run('unrevoke', () =>
+      this.scripts.metagateUnrevoke(this.revocationKey(kind, id), this.key('rev:index'), this.channel, this.notice('unrevoke')),
+    );
+    return this.changedIf(n);
+  }
+
+  async listRevocations(now: number): Promise<Revocation[]> {
+    assertTime(now);
+    const index = this.key('rev:index');
+    const members = await this.run('list revocations', () => this.client.smembers(index));
+    const out: Revocation[] = [];
+    for (let i = 0; i < members.length; i += LIST_BATCH) {
+      const batch = members.slice(i, i + LIST_BATCH);
+      const raws = await this.run('list revocations', () =>
+        this.scripts.metagateListRevocations(batch.length + 1, index, ...batch, now),
+      );
+      for (const raw of asArray(raws)) out.push(parseRecord(raw, normalizeRevocation));
+    }
+    return out.sort(compareRevocations);
+  }
+
+  async suspend(s: Suspension): Promise<void> {
+    const record = normalizeSuspension(s);
+    await this.run('suspend', () =>
+      this.scripts.metagateHashSet(this.key('susp'), suspensionField(record.org), JSON.stringify(record), this.channel, this.notice('suspend')),
+    );
+    notifyListeners(this.listeners);
+  }
+
+  async resume(org?: string): Promise<boolean> {
+    const n = await this.run('resume', () =>
+      this.scripts.metagateHashDel(this.key('susp'), suspensionField(org), this.channel, this.notice('resume')),
+    );
+    return this.changedIf(n);
+  }
+
+  async listSuspensions(): Promise<Suspension[]> {
+    const raws = await this.run('list suspensions', () => this.client.hvals(this.key('susp')));
+    return raws.map((raw) => parseRecord(raw, normalizeSuspension)).sort(compareSuspensions);
+  }
+
+  async scheduleWindow(w: SuspensionWindow): Promise<void> {
+    const record = normalizeWindow(w);
+    await this.run('schedule window', () =>
+      this.scripts.metagateHashSet(this.key('win'), record.id, JSON.stringify(record), this.channel, this.notice('schedule')),
+    );
+    notifyListeners(this.listeners);
+  }
+
+  async cancelWindow(id: string): Promise<boolean> {
+    const n = await this.run('cancel window', () => this.scripts.metagateHashDel(this.key('win'), id, this.channel, this.notice('cancel')));
+    return this.changedIf(n);
+  }
+
+  async listWindows(now: number): Promise<SuspensionWindow[]> {
+    assertTime(now);
+    const raws = await this.run('list windows', () => this.scripts.metagateListWindows(this.key('win'), now));
+    return asArray(raws)
+      .map((raw) => parseRecord(raw, normalizeWindow))
+      .sort(compareWindows);
+  }
+
+  async rateLimitState(subject: string, now: number): Promise<{ subject: RateLimitOutcome; global: RateLimitOutcome }> {
+    assertTime(now);
+    const { index, resetMs } = fixedWindow(now, this.policy.windowMs);
+    const [s, g] = await this.run('rate-limit state', () =>
+      this.client.mget(this.subjectCounterKey(index, subject), this.globalCounterKey(index)),
+    );
+    return rateLimitSnapshot(this.policy, Number(s ?? 0), Number(g ?? 0), resetMs);
+  }
+
+  health(): StoreHealth {
+    if (this.closed) return { ok: false, backend: 'redis', detail: 'store closed' };
+    const status = this.client.status;
+    if (status !== 'ready') {
+      return { ok: false, backend: 'redis', detail: `redis connection ${status}${this.lastError ? ` (${this.lastError})` : ''}` };
+    }
+    // check() never depends on notices (nothing is cached), so a lost subscriber degrades only onChange.
+    if (this.subscriber.status !== 'ready') {
+      return { ok: true, backend: 'redis', detail: `change notices unavailable (subscriber ${this.subscriber.status})` };
+    }
+    return { ok: true, backend: 'redis' };
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.all([shutdown(this.client), shutdown(this.subscriber)]);
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  /** Runs one Redis operation; every failure becomes StateUnavailableError so the gateway fails closed. */
+  private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StateUnavailableError('redis store is closed');
+    try {
+      return await fn();
+    } catch (err) {
+      throw new StateUnavailableError(`redis ${op} failed: ${failureKind(err)}`, { cause: err });
+    }
+  }
+
+  private changedIf(n: unknown): boolean {
+    const changed = Number(n) > 0;
+    if (changed) notifyListeners(this.listeners);
+    return changed;
+  }
+
+  private onNotice(channel: string, message: string): void {
+    if (channel !== this.channel || this.closed) return;
+    let notice: Partial<ChangeNotice>;
+    try {
+      notice = JSON.parse(message) as Partial<ChangeNotice>;
+    } catch {
+      notice = {};
+    }
+    // Our own changes were announced to our listeners when they completed.
+    if (notice.o === this.instanceId) return;
+    notifyListeners(this.listeners);
+  }
+
+  private notice(event: string): string {
+    return JSON.stringify({ o: this.instanceId, e: event } satisfies ChangeNotice);
+  }
+
+  private key(suffix: string): string {
+    return this.base + suffix;
+  }
+
+  private revocationKey(kind: Revocation['kind'], id: string): string {
+    return this.key(`rev:${kind}:${id}`);
+  }
+
+  private subjectCounterKey(windowIndex: number, subject: string): string {
+    return this.key(`rl:${windowIndex}:s:${subject}`);
+  }
+
+  private globalCounterKey(windowIndex: number): string {
+    return this.key(`rl:${windowIndex}:g`);
+  }
+}
+
+/** Creates a RedisStore and waits until it is ready; closes it and rejects with StateUnavailableError otherwise. */
+export async function createRedisStore(opts: RedisStoreOptions, readyTimeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<RedisStore> {
+  const store = new RedisStore(opts);
+  try {
+    await store.ready(readyTimeoutMs);
+  } catch (err) {
+    await store.close();
+    throw err instanceof StateUnavailableError ? err : new StateUnavailableError('redis not ready', { cause: err });
+  }
+  return store;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+type ConnectionTuning = Pick<
+  RedisOptions,
+  | 'connectTimeout'
+  | 'retryStrategy'
+  | 'commandTimeout'
+  | 'maxRetriesPerRequest'
+  | 'enableOfflineQueue'
+  | 'autoResubscribe'
+  | 'autoResendUnfulfilledCommands'
+  | 'reconnectOnError'
+  | 'connectionName'
+>;
+
+function openConnection(conn: RedisConnectionOptions, tuning: ConnectionTuning): Client {
+  switch (conn.mode) {
+    case 'single':
+      return new Redis(conn.url, tuning);
+    case 'sentinel':
+      return new Redis({
+        ...tuning,
+        sentinels: conn.sentinels.map(({ host, port }) => ({ host, port })),
+        name: conn.name,
+        ...(conn.password === undefined ? {} : { password: conn.password }),
+        ...(conn.sentinelPassword === undefined ? {} : { sentinelPassword: conn.sentinelPassword }),
+      });
+    case 'cluster': {
+      const { retryStrategy, enableOfflineQueue, ...perNode } = tuning;
+      const options: ClusterOptions = {
+        clusterRetryStrategy: retryStrategy ?? null,
+        enableOfflineQueue: enableOfflineQueue ?? true,
+        redisOptions: { ...perNode, ...(conn.password === undefined ? {} : { password: conn.password }) },
+      };
+      return new Cluster(
+        conn.nodes.map(({ host, port }) => ({ host, port })),
+        options,
+      );
+    }
+  }
+}
+
+/** Exponential back-off from 50 ms, capped, with jitter so replicas do not reconnect in lockstep. Never gives up. */
+function backoff(maxDelayMs: number): (times: number) => number {
+  return (times) => Math.min(RECONNECT_BASE_DELAY_MS * 2 ** Math.min(times - 1, 16), maxDelayMs) + Math.floor(Math.random() * 50);
+}
+
+async function shutdown(conn: Client): Promise<void> {
+  if (conn.status === 'ready') {
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), QUIT_TIMEOUT_MS).unref());
+    const outcome = await Promise.race([conn.quit().then(() => 'ok' as const, () => 'failed' as const), timer]);
+    if (outcome === 'ok') return;
+  }
+  conn.disconnect();
+}
+
+function validateRedisOptions(opts: RedisStoreOptions): void {
+  const problems: string[] = [];
+  if (typeof opts.keyPrefix !== 'string' || opts.keyPrefix.length === 0 || /[{}\s]/.test(opts.keyPrefix)) {
+    problems.push('redis.keyPrefix must be a non-empty string without braces or whitespace');
+  }
+  if (!Number.isSafeInteger(opts.commandTimeoutMs) || opts.commandTimeoutMs <= 0) {
+    problems.push('redis.commandTimeoutMs must be a positive integer');
+  }
+  for (const name of ['connectTimeoutMs', 'maxReconnectDelayMs'] as const) {
+    const v = opts[name];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v <= 0)) problems.push(`redis.${name} must be a positive integer`);
+  }
+  const conn = opts.connection;
+  switch (conn.mode) {
+    case 'single': {
+      let protocol: string | undefined;
+      try {
+        protocol = new URL(conn.url).protocol;
+      } catch {
+        protocol = undefined;
+      }
+      // The URL may carry a password: never echo it.
+      if (protocol !== 'redis:' && protocol !== 'rediss:') problems.push('redis.connection.url must be a redis:// or rediss:// URL');
+      break;
+    }
+    case 'sentinel':
+      if (conn.sentinels.length === 0) problems.push('redis.connection.sentinels must list at least one sentinel');
+      if (conn.name.length === 0) problems.push('redis.connection.name must name the master group');
+      nodeProblems(conn.sentinels, 'redis.connection.sentinels', problems);
+      break;
+    case 'cluster':
+      if (conn.nodes.length === 0) problems.push('redis.connection.nodes must list at least one node');
+      nodeProblems(conn.nodes, 'redis.connection.nodes', problems);
+      break;
+    default:
+      problems.push('redis.connection.mode must be "single", "sentinel" or "cluster"');
+  }
+  if (problems.length > 0) throw new RangeError(problems.join('; '));
+}
+
+function nodeProblems(nodes: RedisNode[], path: string, problems: string[]): void {
+  nodes.forEach((n, i) => {
+    if (typeof n.host !== 'string' || n.host.length === 0) problems.push(`${path}[${i}].host must be a non-empty string`);
+    if (!Number.isInteger(n.port) || n.port < 1 || n.port > 65535) problems.push(`${path}[${i}].port must be a TCP port`);
+  });
+}
+
+function suspensionField(org: string | undefined): string {
+  return org === undefined ? KILL_SWITCH_FIELD : ORG_FIELD_PREFIX + org;
+}
+
+/**
+ * The key's TTL only collects garbage; `expiresAt` decides. It must never fire before `expiresAt` on the wall clock,
+ * so it covers both the remaining real time and the revocation's intended duration, plus a margin for clock skew.
+ */
+function revocationTtlMs(r: Revocation): number {
+  if (r.expiresAt === undefined) return 0;
+  const remaining = Math.max(r.expiresAt - Date.now(), r.expiresAt - r.createdAt, 0);
+  return Math.ceil(remaining) + REVOCATION_TTL_GRACE_MS;
+}
+
+function parseRecord<T>(raw: unknown, normalize: (value: T) => T): T {
+  try {
+    if (typeof raw !== 'string') throw new TypeError('not a string');
+    const value: unknown = JSON.parse(raw);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError('not an object');
+    return normalize(value as T);
+  } catch (err) {
+    // A record we cannot read is not "absent": refuse rather than guess.
+    throw new StateUnavailableError('redis holds an unreadable state record', { cause: err });
+  }
+}
+
+function asArray(reply: unknown): unknown[] {
+  if (!Array.isArray(reply)) throw new StateUnavailableError('redis returned an unexpected reply');
+  return reply;
+}
+
+/** A short, secret-free description of why a command failed. */
+function failureKind(err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  if (/timed out/i.test(message)) return 'command timed out';
+  if (err instanceof Error && err.name === 'MaxRetriesPerRequestError') return 'connection lost';
+  if (/writeable|Connection is closed|enableOfflineQueue|not connected/i.test(message)) return 'not connected';
+  if (/NOSCRIPT|ERR|WRONGTYPE|READONLY|LOADING|CLUSTERDOWN|MOVED|ASK|NOAUTH|WRONGPASS|NOPERM/.test(message)) {
+    return `server error ${message.split(' ')[0]}`;
+  }
+  return 'command failed';
+}
+
+function errorCode(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return err instanceof Error ? err.name : 'error';
+}

@@ -1,0 +1,330 @@
+// Runs the StateStore contract against a real Redis, then what only Redis has: replicas, one round trip, outages.
+
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisStore, RedisStore, type RedisStoreOptions } from '../../src/state/redis.js';
+import { StateUnavailableError, type RateLimitPolicy, type Revocation } from '../../src/state/store.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { runStoreContract, T0 } from './contract.js';
+
+let server: RedisServerHandle;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+}, 20_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+let prefixes = 0;
+function uniquePrefix(): string {
+  return `mgtest-${process.pid}-${++prefixes}:`;
+}
+
+function options(rateLimit: RateLimitPolicy, overrides: Partial<RedisStoreOptions> = {}): RedisStoreOptions {
+  return {
+    rateLimit,
+    keyPrefix: uniquePrefix(),
+    connection: { mode: 'single', url: server.url },
+    commandTimeoutMs: 500,
+    maxReconnectDelayMs: 200,
+    ...overrides,
+  };
+}
+
+const POLICY: RateLimitPolicy = { perSubject: 100, global: 0, windowMs: 60_000 };
+
+function revocation(kind: Revocation['kind'], id: string): Revocation {
+  return { kind, id, reason: 'test', by: 'operator@ministry', createdAt: T0 };
+}
+
+runStoreContract('redis', (rateLimit) => createRedisStore(options(rateLimit), 5_000));
+
+describe('RedisStore', () => {
+  const opened: RedisStore[] = [];
+  const raw: Redis[] = [];
+
+  async function open(opts: RedisStoreOptions): Promise<RedisStore> {
+    const store = await createRedisStore(opts, 5_000);
+    opened.push(store);
+    return store;
+  }
+
+  function rawClient(): Redis {
+    const client = new Redis(server.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    raw.push(client);
+    return client;
+  }
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+    await Promise.all(raw.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+  });
+
+  describe('replicas sharing one Redis', () => {
+    it('a revocation through one replica is seen by the other, whose onChange fires within a second', async () => {
+      const opts = options(POLICY);
+      const a = await open(opts);
+      const b = await open({ ...opts });
+      const notified = new Promise<number>((resolve) => {
+        const start = Date.now();
+        b.onChange(() => resolve(Date.now() - start));
+      });
+
+      await a.revoke(revocation('subject', 'alice'));
+      expect((await b.check({ subject: 'alice', now: T0 })).subjectRevoked?.id).toBe('alice');
+      const elapsed = await Promise.race([notified, sleep(1_000).then(() => Number.POSITIVE_INFINITY)]);
+      expect(elapsed).toBeLessThan(1_000);
+    });
+
+    it('suspensions and windows made on one replica reach the other', async () => {
+      const opts = options(POLICY);
+      const a = await open(opts);
+      const b = await open({ ...opts });
+      let bCalls = 0;
+      b.onChange(() => bCalls++);
+
+      await a.suspend({ org: 'acme', reason: 'audit', by: 'soc', createdAt: T0 });
+      await a.scheduleWindow({ id: 'ex', label: 'exercise', start: T0, end: T0 + 1_000, reason: 'drill', by: 'soc', createdAt: T0 });
+      expect((await b.check({ subject: 's', org: 'acme', now: T0 })).suspended?.source).toBe('kill_switch');
+      expect((await b.check({ subject: 's', org: 'globex', now: T0 })).suspended?.label).toBe('exercise');
+      await expect.poll(() => bCalls, { timeout: 1_000 }).toBe(2);
+    });
+
+    it('a replica is not notified twice of its own change', async () => {
+      const opts = options(POLICY);
+      const a = await open(opts);
+      const b = await open({ ...opts });
+      let aCalls = 0;
+      let bCalls = 0;
+      a.onChange(() => aCalls++);
+      b.onChange(() => bCalls++);
+
+      await a.revoke(revocation('token', 'jti-1'));
+      await expect.poll(() => bCalls, { timeout: 1_000 }).toBe(1);
+      await sleep(100);
+      expect(aCalls).toBe(1);
+    });
+
+    it('rate limits are counted across replicas', async () => {
+      const opts = options({ perSubject: 3, global: 4, windowMs: 1_000 });
+      const a = await open(opts);
+      const b = await open({ ...opts });
+
+      expect((await a.check({ subject: 'alice', now: T0 })).rateLimit.remaining).toBe(2);
+      expect((await b.check({ subject: 'alice', now: T0 })).rateLimit.remaining).toBe(1);
+      expect((await a.check({ subject: 'alice', now: T0 })).rateLimit.remaining).toBe(0);
+      expect((await b.check({ subject: 'alice', now: T0 })).rateLimit).toMatchObject({ allowed: false, scope: 'subject' });
+
+      expect((await b.check({ subject: 'bob', now: T0 })).rateLimit.allowed).toBe(true);
+      expect((await a.check({ subject: 'carol', now: T0 })).rateLimit).toMatchObject({ allowed: false, scope: 'global', limit: 4 });
+      expect((await b.rateLimitState('alice', T0)).global).toMatchObject({ remaining: 0, limit: 4 });
+    });
+
+    it('different key prefixes do not share state', async () => {
+      const a = await open(options(POLICY));
+      const b = await open(options(POLICY));
+      await a.suspend({ reason: 'kill', by: 'soc', createdAt: T0 });
+      expect((await b.check({ subject: 'alice', now: T0 })).suspended).toBeUndefined();
+      expect(await b.listSuspensions()).toEqual([]);
+    });
+  });
+
+  describe('wire behaviour', () => {
+    it('check() is one round trip: a single script call', async () => {
+      const store = await open(options({ perSubject: 10, global: 10, windowMs: 1_000 }));
+      await store.revoke(revocation('token', 'jti-1'));
+      await store.check({ subject: 'warm-up', now: T0 }); // the first call on a connection sends EVAL, later ones EVALSHA
+
+      const monitor = await rawClient().monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        // commands a script runs show up with source "lua"; only what came over a socket is a round trip
+        if (source !== 'lua') seen.push(args);
+      });
+      await sleep(50);
+      await store.check({ subject: 'alice', jti: 'jti-1', org: 'acme', now: T0 });
+      await sleep(100);
+      monitor.disconnect();
+
+      expect(seen).toHaveLength(1);
+      expect(seen[0]![0]!.toLowerCase()).toBe('evalsha');
+    });
+
+    it('keeps every key under the prefix with the {mg} hash tag, with TTLs on counters and expiring revocations', async () => {
+      const opts = options({ perSubject: 10, global: 10, windowMs: 1_000 });
+      const store = await open(opts);
+      await store.revoke({ ...revocation('subject', 'alice'), expiresAt: T0 + 30_000 });
+      await store.revoke(revocation('token', 'jti-1'));
+      await store.suspend({ org: 'acme', reason: 'r', by: 'b', createdAt: T0 });
+      await store.scheduleWindow({ id: 'w', label: 'l', start: T0 + 10_000, end: T0 + 20_000, reason: 'r', by: 'b', createdAt: T0 });
+      await store.check({ subject: 'bob', now: T0 });
+
+      const client = rawClient();
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await client.scan(cursor, 'MATCH', `${opts.keyPrefix}*`, 'COUNT', 1_000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== '0');
+
+      const base = `${opts.keyPrefix}{mg}:`;
+      const window = Math.floor(T0 / 1_000);
+      expect(keys.sort()).toEqual(
+        [
+          `${base}rev:subject:alice`,
+          `${base}rev:token:jti-1`,
+          `${base}rev:index`,
+          `${base}susp`,
+          `${base}win`,
+          `${base}rl:${window}:s:bob`,
+          `${base}rl:${window}:g`,
+        ].sort(),
+      );
+      expect(await client.pttl(`${base}rev:subject:alice`)).toBeGreaterThan(30_000);
+      expect(await client.pttl(`${base}rev:token:jti-1`)).toBe(-1);
+      expect(await client.pttl(`${base}rl:${window}:s:bob`)).toBeGreaterThan(1_000);
+      expect(await client.pttl(`${base}rl:${window}:g`)).toBeGreaterThan(1_000);
+    });
+
+    it('refuses an unreadable record instead of treating it as absent', async () => {
+      const opts = options(POLICY);
+      const store = await open(opts);
+      await rawClient().set(`${opts.keyPrefix}{mg}:rev:subject:mallory`, 'not json');
+      await expect(store.check({ subject: 'mallory', now: T0 })).rejects.toBeInstanceOf(StateUnavailableError);
+      expect((await store.check({ subject: 'alice', now: T0 })).subjectRevoked).toBeUndefined();
+    });
+  });
+
+  describe('configuration', () => {
+    it('rejects a key prefix that would change the hash tag', () => {
+      expect(() => new RedisStore(options(POLICY, { keyPrefix: 'a{b}:' }))).toThrow(/keyPrefix/);
+      expect(() => new RedisStore(options(POLICY, { keyPrefix: '' }))).toThrow(/keyPrefix/);
+    });
+
+    it('rejects a non-redis URL without echoing the password in it', () => {
+      let message = '';
+      try {
+        new RedisStore(options(POLICY, { connection: { mode: 'single', url: 'http://user:s3cret@example:6379' } }));
+      } catch (err) {
+        message = String(err);
+      }
+      expect(message).toMatch(/redis:\/\/ or rediss:\/\//);
+      expect(message).not.toContain('s3cret');
+    });
+
+    it('reports every problem at once, with option paths', () => {
+      expect(() =>
+        new RedisStore(
+          options(POLICY, { commandTimeoutMs: 0, connection: { mode: 'cluster', nodes: [{ host: '', port: 70_000 }] } }),
+        ),
+      ).toThrow(/commandTimeoutMs.*nodes\[0\]\.host.*nodes\[0\]\.port/);
+    });
+  });
+
+  describe('failure: fail closed', () => {
+    it('createRedisStore rejects with StateUnavailableError when Redis is unreachable', async () => {
+      const url = `redis://127.0.0.1:${await closedPort()}`;
+      const started = Date.now();
+      await expect(createRedisStore(options(POLICY, { connection: { mode: 'single', url } }), 500)).rejects.toBeInstanceOf(
+        StateUnavailableError,
+      );
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it('a store whose Redis is unreachable refuses at once and is not healthy', async () => {
+      const url = `redis://127.0.0.1:${await closedPort()}`;
+      const store = new RedisStore(options(POLICY, { connection: { mode: 'single', url } }));
+      try {
+        const started = Date.now();
+        await expect(store.check({ subject: 'alice', now: T0 })).rejects.toBeInstanceOf(StateUnavailableError);
+        await expect(store.revoke(revocation('subject', 'x'))).rejects.toBeInstanceOf(StateUnavailableError);
+        await expect(store.listRevocations(T0)).rejects.toBeInstanceOf(StateUnavailableError);
+        expect(Date.now() - started).toBeLessThan(500);
+        expect(store.health()).toMatchObject({ ok: false, backend: 'redis' });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a command without a reply within commandTimeoutMs fails with StateUnavailableError', async () => {
+      const store = await open(options(POLICY, { commandTimeoutMs: 200 }));
+      const admin = rawClient();
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      try {
+        const started = Date.now();
+        const err = await store.check({ subject: 'alice', now: T0 }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StateUnavailableError);
+        expect((err as Error).message).toMatch(/timed out/);
+        expect(Date.now() - started).toBeLessThan(1_000);
+      } finally {
+        await admin.call('CLIENT', 'UNPAUSE');
+      }
+      expect((await store.check({ subject: 'alice', now: T0 + 1 })).rateLimit.allowed).toBe(true);
+    });
+
+    // Last in the file: it kills the shared server and brings it back.
+    it('SIGKILL: in-flight and new checks are refused fast, health goes false; after restart it works again', async () => {
+      const opts = options(POLICY, { commandTimeoutMs: 5_000 });
+      const store = await open(opts);
+      let changes = 0;
+      store.onChange(() => changes++);
+      expect((await store.check({ subject: 'alice', now: T0 })).rateLimit.allowed).toBe(true);
+      expect(store.health()).toEqual({ ok: true, backend: 'redis' });
+
+      // A check that is on the wire when Redis dies must be refused, not parked until Redis returns.
+      const admin = rawClient();
+      await admin.call('CLIENT', 'PAUSE', '10000', 'ALL');
+      const inFlight = store.check({ subject: 'alice', now: T0 }).catch((e: unknown) => e);
+      await sleep(50);
+      const killedAt = Date.now();
+      await server.kill();
+      expect(await inFlight).toBeInstanceOf(StateUnavailableError);
+      expect(Date.now() - killedAt).toBeLessThan(2_000);
+
+      const started = Date.now();
+      await expect(store.check({ subject: 'alice', now: T0 })).rejects.toBeInstanceOf(StateUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await expect.poll(() => store.health().ok, { timeout: 1_000 }).toBe(false);
+      expect(store.health().detail).toMatch(/redis connection/);
+
+      await server.restart();
+      await expect
+        .poll(() => store.check({ subject: 'alice', now: T0 }).then((r) => r.rateLimit.allowed, () => false), {
+          timeout: 5_000,
+          interval: 100,
+        })
+        .toBe(true);
+      expect(store.health().ok).toBe(true);
+
+      // the subscriber came back too: a reconnect is announced, and other replicas' changes arrive again
+      await expect.poll(() => changes, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+      const other = await open({ ...opts });
+      const before = changes;
+      await other.suspend({ reason: 'after restart', by: 'soc', createdAt: T0 });
+      await expect.poll(() => changes, { timeout: 1_000 }).toBe(before + 1);
+      expect((await store.check({ subject: 'alice', now: T0 })).suspended?.reason).toBe('after restart');
+    }, 20_000);
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

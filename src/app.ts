@@ -58,6 +58,8 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     frameworkErrors: (err, request, reply) => {
       request.mg ??= newContext(gw.runtime);
       refuse(request, reply, 'path_rejected', err.code === 'FST_ERR_BAD_URL' ? 'the request target is not a valid URL' : 'the request was refused');
+      // framework errors skip the route's hooks, so the record is written here
+      recordDecision(gw, request, reply);
     },
     clientErrorHandler: (err, socket) => clientError(gw, err as NodeJS.ErrnoException & { code?: string }, socket),
   });

@@ -127,7 +127,9 @@ export class AuditTrail {
 
   /** Insert the chain fields at the end of the serialised record. */
   private link(line: string): string {
-    const body = line.endsWith('}\n') ? line.slice(0, -2) : line.replace(/\}\s*$/, '');
+    // pino opens the object with its level chunk; with the level suppressed that leaves "{," to repair
+    const text = line.startsWith('{,') ? `{${line.slice(2)}` : line;
+    const body = text.endsWith('}\n') ? text.slice(0, -2) : text.replace(/\}\s*$/, '');
     const seq = ++this.seq;
     const hash = chainHash(this.prev, seq, body);
     const out = `${body}${CHAIN_MARKER}"seq":${seq},"prev":"${this.prev}","hash":"${hash}"}}\n`;

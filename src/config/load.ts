@@ -233,7 +233,13 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
     if (!rules.delete(id)) problems.push(`routes.exclude[${i}]: no profile rule has id "${id}"`);
   });
   // a rule in routes.rules with a profile rule's id replaces it (the way to narrow a profile rule)
-  config.routes.rules.forEach((rule, i) => rules.set(rule.id, { rule, where: `routes.rules[${i}]` }));
+  const ownIds = new Map<string, number>();
+  config.routes.rules.forEach((rule, i) => {
+    const first = ownIds.get(rule.id);
+    if (first !== undefined) problems.push(`routes.rules[${i}].id: rule id "${rule.id}" is also used at routes.rules[${first}]`);
+    else ownIds.set(rule.id, i);
+    if (first === undefined) rules.set(rule.id, { rule, where: `routes.rules[${i}]` });
+  });
   if (rules.size === 0) problems.push('routes: no rules; name a profile in routes.profiles or add routes.rules');
 
   const filters = new Map<string, CompiledFilter>();

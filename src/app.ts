@@ -155,46 +155,33 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
 
   app.get(WHOAMI_PATH, (request, reply) => whoamiHandler(request, reply));
 
-  // 5–7. rewrite, forward, filter: @fastify/http-proxy over undici, GET only, exactly the decided path and query.
-  const upstreamUrl = new URL(gw.runtime.config.upstream.url);
-  const up = gw.runtime.config.upstream;
+  // 5–7. rewrite, forward, filter. @fastify/http-proxy registers the GET routes and hands every request to its
+  // `handler` hook; the forward stage sends exactly the decided path and query on undici (src/pipeline/forward.ts).
   await app.register(httpProxy, {
-    upstream: up.url,
+    upstream: gw.runtime.config.upstream.url,
     httpMethods: ['GET'],
     routes: ['/', '/*'],
     proxyPayloads: false,
-    disableRequestLogging: true,
-    undici: {
-      connections: up.connections,
-      pipelining: 1,
-      connect: { timeout: up.connectTimeoutMs, ...(up.caFile ? { ca: gw.upstreamCa } : {}) },
-      headersTimeout: up.responseTimeoutMs,
-      bodyTimeout: up.responseTimeoutMs,
-      maxRedirections: 0,
-    } as never,
-    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, options: object) => {
+    handler: (request: FastifyRequest, reply: FastifyReply) => {
       const ctx = request.mg;
       // defence in depth: nothing is forwarded without an allow decision and a decided path
       if (ctx.decision !== 'allow' || !ctx.rule || ctx.upstreamPath === undefined || ctx.reasons.length > 0) {
         return refuse(request, reply, 'internal_error', 'the request reached the forwarder without an allow decision');
       }
       ctx.upstreamStart = process.hrtime.bigint();
-      return reply.from(ctx.upstreamPath, options);
+      const headers = upstreamHeaders(request.headers, ctx, ctx.runtime, request.id, gw.forwarder.host);
+      const target = ctx.upstreamQuery ? `${ctx.upstreamPath}?${ctx.upstreamQuery}` : ctx.upstreamPath;
+      gw.forwarder.get(target, headers).then(
+        (r) => {
+          if (r.ok) return filter(request, reply, r.response);
+          gw.metrics.upstreamErrors.inc({ kind: r.kind });
+          ctx.upstreamMs = Number(process.hrtime.bigint() - ctx.upstreamStart!) / 1e6;
+          refuse(request, reply, r.kind === 'timeout' ? 'upstream_timeout' : 'upstream_error');
+        },
+        () => refuse(request, reply, 'internal_error'),
+      );
+      return reply;
     },
-    replyOptions: {
-      queryString: (_search: string, _reqUrl: string, request: FastifyRequest) => request.mg.upstreamQuery ?? '',
-      rewriteRequestHeaders: (request: FastifyRequest) => upstreamHeaders(request.headers, request.mg, request.mg.runtime, request.id, upstreamUrl.host),
-      rewriteHeaders: () => ({}),
-      onResponse: filter as never,
-      onError: (reply: FastifyReply, { error }: { error: { statusCode?: number; code?: string } }) => {
-        const request = reply.request;
-        const timeout = error.statusCode === 504 || /TIMEOUT/i.test(error.code ?? '');
-        gw.metrics.upstreamErrors.inc({ kind: timeout ? 'timeout' : 'connect' });
-        refuse(request, reply, timeout ? 'upstream_timeout' : 'upstream_error');
-      },
-      retryDelay: () => null,
-      timeout: up.responseTimeoutMs,
-    } as never,
   });
   return app as unknown as FastifyInstance<http.Server | https.Server>;
 }

@@ -6,6 +6,7 @@ import type { Runtime } from './config/load.js';
 import { KeyStore } from './auth/keystore.js';
 import { Authenticator } from './pipeline/authenticate.js';
 import { AuditTrail } from './observability/audit.js';
+import { Forwarder } from './pipeline/forward.js';
 import { Metrics } from './observability/metrics.js';
 import type { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
@@ -29,8 +30,8 @@ export class Gateway {
   keys: KeyStore;
   authenticator: Authenticator;
   readonly now: () => number;
-  /** CA bundle for upstream TLS, read once (no system-wide trust when it is set) */
-  readonly upstreamCa: Buffer | undefined;
+  /** the upstream connection pool (upstream settings are bound at start) */
+  readonly forwarder: Forwarder;
   draining = false;
 
   constructor(deps: GatewayDeps) {
@@ -40,7 +41,7 @@ export class Gateway {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     const ca = deps.runtime.config.upstream.caFile;
-    this.upstreamCa = ca ? readFileSync(ca) : undefined;
+    this.forwarder = new Forwarder(deps.runtime.config.upstream, ca ? { ca: readFileSync(ca) } : {});
     this.metrics = deps.metrics ?? new Metrics({ version: VERSION, filterFields: filterFields(deps.runtime) });
     this.metrics.setConfigHash(deps.runtime.hash);
     this.keys = deps.keys ?? this.newKeyStore(deps.runtime);
@@ -110,6 +111,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.keys.stop();
+    await this.forwarder.close();
     await this.audit.flush();
     await this.store.close();
   }

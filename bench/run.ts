@@ -1,0 +1,261 @@
+// `npm run bench`: metagate side by side with a bare @fastify/http-proxy and nginx, same upstream, same load.
+// Reports req/s, p50/p99 latency, CPU µs per request (from each server process's own CPU accounting), peak RSS, and
+// ratios against the bare proxy and nginx measured in the same run. Rounds are interleaved; medians and spread shown.
+
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDevIssuer, personas } from '../src/demo/issuer.js';
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const arg = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? def : Number(args[i + 1]);
+};
+const DURATION = arg('duration', QUICK ? 2 : 8);
+const ROUNDS = arg('rounds', QUICK ? 1 : 5);
+const CONNECTIONS = arg('connections', 50);
+const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const dir = mkdtempSync(join(tmpdir(), 'metagate-bench-'));
+const children: ChildProcess[] = [];
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+function start(name: string, cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ name: string; proc: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(proc);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${err.slice(0, 500)}`)), 20_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ name, proc, port: Number(m[1]) });
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!/READY/.test(out)) reject(new Error(`${name} exited ${code}: ${err.slice(0, 500)}`));
+    });
+  });
+}
+
+const tsNode = [process.execPath, '--import', 'tsx'] as const;
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuUs: number;
+  requests: number;
+  errors: number;
+}
+
+function parseWrk(out: string): { rps: number; p50: number; p99: number; requests: number; errors: number } {
+  const ms = (s: string) => {
+    const m = /([\d.]+)(us|ms|s)/.exec(s)!;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const p50 = /\s50%\s+([\d.]+\w+)/.exec(out)?.[1];
+  const p99 = /\s99%\s+([\d.]+\w+)/.exec(out)?.[1];
+  const req = /(\d+) requests in/.exec(out)?.[1];
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50: p50 ? ms(p50) : NaN,
+    p99: p99 ? ms(p99) : NaN,
+    requests: Number(req ?? 0),
+    errors: Number(non2xx ?? 0) + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
+}
+
+function load(pid: number, url: string, headers: string[], duration = DURATION): Sample {
+  const before = cpuTicks(pid);
+  const h = headers.flatMap((x) => ['-H', x]);
+  const r = spawnSync('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${duration}s`, '--latency', ...h, url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const after = cpuTicks(pid);
+  const w = parseWrk(r.stdout);
+  const cpuUs = w.requests > 0 ? (((after - before) / TICK) * 1e6) / w.requests : NaN;
+  return { ...w, cpuUs };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const spread = (xs: number[]) => (xs.length > 1 ? `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}` : '');
+const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+
+async function main(): Promise<void> {
+  if (spawnSync('wrk', ['--version']).error) {
+    console.error('wrk is not installed (apt-get install wrk)');
+    process.exit(1);
+  }
+  console.log(`# metagate benchmark — ${new Date().toISOString()}`);
+  console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} interleaved rounds${QUICK ? ' (--quick)' : ''}`);
+  console.log(`command: npm run bench -- ${args.join(' ')}`.trim());
+
+  // tokens: an ES256 issuer with a local JWKS file (no IdP round trips during the run)
+  const issuer = await createDevIssuer({ issuer: 'https://idp.bench.invalid', audience: 'metagate-bench', kid: 'bench' });
+  const jwksFile = join(dir, 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify(issuer.jwks));
+  const token = await issuer.mint(personas(Math.floor(Date.now() / 1000)).geheim!.claims, { expiresInSec: 3600 });
+
+  const upstream = await start('upstream', tsNode[0], [...tsNode.slice(1), 'bench/servers/upstream.ts']);
+  const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+  const bare = await start('bare @fastify/http-proxy', tsNode[0], [...tsNode.slice(1), 'bench/servers/bare-proxy.ts', upstreamUrl]);
+
+  const metagateConfig = (name: string, redisUrl?: string, extraAuth = '') => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      `vendor: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+upstream: { url: "${upstreamUrl}", connections: 128 }
+auth:
+  issuer: https://idp.bench.invalid
+  audience: metagate-bench
+  algorithms: [ES256]
+  jwks: { file: "${jwksFile}" }
+policy:
+  categories: { catalogue: { minClearance: STG_CONFIDENTIEEL }, lineage: { minClearance: STG_GEHEIM }, usage: { minClearance: STG_CONFIDENTIEEL } }
+routes: { profiles: [openmetadata] }
+state: { backend: STATE_BACKEND, rateLimit: { perSubject: 100000000, windowSec: 60 } STATE_REDIS}
+audit: { destination: "${join(dir, `${name}-audit.jsonl`)}" }
+log: { level: warn }
+`.replace('STATE_BACKEND', redisUrl ? 'redis' : 'memory').replace('STATE_REDIS', redisUrl ? `, redis: { mode: single, url: "${redisUrl}" }` : '').replace('  algorithms: [ES256]', `  algorithms: [ES256]${extraAuth}`),
+    );
+    return file;
+  };
+  const targets: Array<{ name: string; proc: ChildProcess; port: number; path: string; headers: string[] }> = [];
+  const tablePath = '/api/v1/tables/c019434d-4146-4bc8-9c53-d0c56cdd7ac9';
+  targets.push({ ...bare, path: tablePath, headers: [] });
+
+  let nginx: ChildProcess | null = null;
+  if (!spawnSync('nginx', ['-v']).error) {
+    const nport = 20000 + Math.floor(Math.random() * 20000);
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(
+      conf,
+      `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log warn;
+events { worker_connections 1024; }
+http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepalive 64; }
+  server { listen 127.0.0.1:${nport};
+    location ~ ^/api/v1/tables/[0-9a-f-]+$ { limit_except GET { deny all; } proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://up; }
+    location / { return 404; } } }
+`,
+    );
+    nginx = spawn('nginx', ['-c', conf, '-p', dir], { stdio: 'ignore' });
+    children.push(nginx);
+    await new Promise((r) => setTimeout(r, 500));
+    // nginx forks a worker; the worker does the proxying, so account its CPU
+    const master = nginx.pid!;
+    const worker = Number(execFileSync('pgrep', ['-P', String(master)]).toString().trim().split('\n')[0]);
+    targets.push({ name: 'nginx (allowlist proxy)', proc: { pid: worker } as ChildProcess, port: nport, path: tablePath, headers: [] });
+  } else console.log('notice: nginx not installed; skipping the nginx reference (apt-get install nginx)');
+
+  const mg = await start('metagate (memory store)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', metagateConfig('memory')]);
+  targets.push({ ...mg, path: tablePath, headers: [`Authorization: Bearer ${token}`] });
+
+  let redis: ChildProcess | null = null;
+  if (!spawnSync('redis-server', ['--version']).error) {
+    const rport = 20000 + Math.floor(Math.random() * 20000);
+    redis = spawn('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    children.push(redis);
+    await new Promise((r) => setTimeout(r, 400));
+    const mgr = await start('metagate (Redis store)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', metagateConfig('redis', `redis://127.0.0.1:${rport}`)]);
+    targets.push({ ...mgr, path: tablePath, headers: [`Authorization: Bearer ${token}`] });
+  } else console.log('notice: redis-server not installed; skipping the Redis run');
+
+  // sanity: every target answers 200 to the benchmark request
+  for (const t of targets) {
+    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...t.headers.flatMap((h) => ['-H', h]), `http://127.0.0.1:${t.port}${t.path}`], { encoding: 'utf8' });
+    if (r.stdout !== '200') throw new Error(`${t.name} answered ${r.stdout} to the benchmark request`);
+  }
+
+  // warm-up, then interleaved rounds
+  for (const t of targets) load(t.proc.pid!, `http://127.0.0.1:${t.port}${t.path}`, t.headers, QUICK ? 1 : 2);
+  const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < ROUNDS; r++) for (const t of targets) samples.get(t.name)!.push(load(t.proc.pid!, `http://127.0.0.1:${t.port}${t.path}`, t.headers));
+
+  const agg = (name: string) => {
+    const s = samples.get(name)!;
+    return { rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)), cpu: median(s.map((x) => x.cpuUs)), cpuAll: s.map((x) => x.cpuUs), errors: s.reduce((a, x) => a + x.errors, 0) };
+  };
+  const bareA = agg(bare.name);
+  const nginxA = nginx ? agg('nginx (allowlist proxy)') : null;
+  console.log('\n## Same load, ≈2.4 KB JSON table responses (medians over rounds; CPU spread = min–max over rounds)\n');
+  console.log('| server | req/s | p50 ms | p99 ms | CPU µs/req | CPU spread | peak RSS MB | CPU × bare | p99 × bare | CPU × nginx | errors |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const t of targets) {
+    const a = agg(t.name);
+    console.log(`| ${t.name} | ${f(a.rps)} | ${f(a.p50, 2)} | ${f(a.p99, 2)} | ${f(a.cpu, 1)} | ${spread(a.cpuAll)} | ${f(peakRssMb(t.proc.pid!), 0)} | ${f(a.cpu / bareA.cpu, 2)} | ${f(a.p99 / bareA.p99, 2)} | ${nginxA ? f(a.cpu / nginxA.cpu, 2) : '—'} | ${a.errors} |`);
+  }
+
+  // scaling: response size (cost per KB) — metagate vs bare proxy, the list endpoint with limit=N → N KB
+  console.log('\n## Response size scaling (list endpoint, one round each)\n');
+  console.log('| size | bare CPU µs/req | metagate CPU µs/req | metagate µs per KB | metagate − bare µs per KB |');
+  console.log('|---|---|---|---|---|');
+  for (const kb of QUICK ? [1, 100] : [1, 10, 100, 1000]) {
+    const p = `/api/v1/tables?limit=${kb}`;
+    const d = kb >= 1000 ? Math.max(DURATION, 4) : DURATION;
+    const b = load(bare.proc.pid!, `http://127.0.0.1:${bare.port}${p}`, [], d);
+    const m = load(mg.proc.pid!, `http://127.0.0.1:${mg.port}${p}`, [`Authorization: Bearer ${token}`], d);
+    if (m.errors > 0) console.log(`(metagate answered ${m.errors} non-2xx at ${kb} KB)`);
+    console.log(`| ${kb} KB | ${f(b.cpuUs, 1)} | ${f(m.cpuUs, 1)} | ${f(m.cpuUs / kb, 2)} | ${f((m.cpuUs - b.cpuUs) / kb, 2)} |`);
+  }
+
+  // token cache: hit (one token reused) vs miss (cache disabled: every request verifies the ES256 signature)
+  const nocacheCfg = metagateConfig('nocache', undefined, '\n  cacheSize: 0');
+  const nc = await start('metagate (token cache off)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', nocacheCfg]);
+  const hit = load(mg.proc.pid!, `http://127.0.0.1:${mg.port}${tablePath}`, [`Authorization: Bearer ${token}`]);
+  const miss = load(nc.proc.pid!, `http://127.0.0.1:${nc.port}${tablePath}`, [`Authorization: Bearer ${token}`]);
+  console.log('\n## Token verification cache\n');
+  console.log('| mode | req/s | CPU µs/req |');
+  console.log('|---|---|---|');
+  console.log(`| cache hit (verified once, claims/state checked per request) | ${f(hit.rps)} | ${f(hit.cpuUs, 1)} |`);
+  console.log(`| cache off (ES256 verify every request) | ${f(miss.rps)} | ${f(miss.cpuUs, 1)} |`);
+
+  const mgA = agg(mg.name);
+  console.log('\n## Targets (issue 7)\n');
+  console.log(`- full metagate CPU/req ≤ 1.0× bare: ${f(mgA.cpu / bareA.cpu, 2)}× ${mgA.cpu / bareA.cpu <= 1.0 ? 'MET' : 'NOT MET'}`);
+  console.log(`- full metagate p99 ≤ 1.2× bare: ${f(mgA.p99 / bareA.p99, 2)}× ${mgA.p99 / bareA.p99 <= 1.2 ? 'MET' : 'NOT MET'}`);
+  if (redis) {
+    const rA = agg('metagate (Redis store)');
+    console.log(`- metagate with Redis CPU/req ≤ 1.15× bare: ${f(rA.cpu / bareA.cpu, 2)}× ${rA.cpu / bareA.cpu <= 1.15 ? 'MET' : 'NOT MET'}`);
+  }
+  cleanup();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    cleanup();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,55 @@
+// Benchmark upstream: a fake metadata API answering a fixed JSON table (≈2.4 KB by default) or /size/<bytes>.
+
+import http from 'node:http';
+
+const port = Number(process.argv[2] ?? 0);
+
+function table(i: number): Record<string, unknown> {
+  return {
+    id: `c019434d-4146-4bc8-9c53-d0c56cdd7a${String(i % 100).padStart(2, '0')}`,
+    name: `customers_${i}`,
+    fullyQualifiedName: `demo_mysql.shop.sales.customers_${i}`,
+    description: 'One row per registered customer of the web shop.',
+    version: 0.3,
+    updatedAt: 1733040000000,
+    tableType: 'Regular',
+    columns: [
+      { name: 'customer_id', dataType: 'BIGINT', description: 'Surrogate key.', ordinalPosition: 1, tags: [] },
+      { name: 'email', dataType: 'VARCHAR', dataLength: 255, description: 'Contact address.', ordinalPosition: 2, tags: [{ tagFQN: 'PII.Sensitive' }] },
+      { name: 'created_at', dataType: 'TIMESTAMP', description: 'Registration time.', ordinalPosition: 3, tags: [] },
+    ],
+    owners: [{ id: '7e3a1b44-0b6c-4f5e-9d1f-2a6c0b8d9e01', type: 'team', name: 'sales-data' }],
+    tags: [{ tagFQN: 'Tier.Tier2', source: 'Classification', labelType: 'Manual', state: 'Confirmed' }],
+    databaseSchema: { id: '2f3b9d4e-6a71-4c2d-8e5f-1b0a9c8d7e6f', type: 'databaseSchema', name: 'sales' },
+  };
+}
+
+const TABLE = JSON.stringify({ ...table(0), sampleData: { columns: ['customer_id', 'email'], rows: [[1, 'a@example.org'], [2, 'b@example.org']] }, profile: { rowCount: 1234, timestamp: 1733040000000 } });
+const bodies = new Map<number, Buffer>();
+
+function sized(bytes: number): Buffer {
+  let b = bodies.get(bytes);
+  if (b) return b;
+  const data: unknown[] = [];
+  let s = '';
+  for (let i = 0; s.length < bytes - 100; i++) {
+    data.push(table(i));
+    if (i % 8 === 0) s = JSON.stringify({ data, paging: { total: data.length } });
+  }
+  b = Buffer.from(JSON.stringify({ data, paging: { total: data.length } }));
+  bodies.set(bytes, b);
+  return b;
+}
+
+const tableBuf = Buffer.from(TABLE);
+const server = http.createServer((req, res) => {
+  const m = /\/size\/(\d+)/.exec(req.url ?? '') ?? /[?&]limit=(\d+)/.exec(req.url ?? '');
+  const body = m ? sized(Number(m[1]) * (req.url?.includes('limit=') ? 1024 : 1)) : tableBuf;
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 60_000;
+server.listen(port, '127.0.0.1', () => {
+  const a = server.address() as { port: number };
+  process.stdout.write(`READY ${a.port}\n`);
+});

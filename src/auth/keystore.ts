@@ -102,9 +102,13 @@ export class KeyStore {
     return s;
   }
 
-  /** Keys are usable until they are older than the maximum staleness (a local file never goes stale). */
+  /**
+   * Keys are usable until they are older than the maximum staleness (a local file never goes stale). A key set with
+   * no usable public signing key is loaded (it replaces the old keys: an IdP that withdraws every key must stop them
+   * working here too) but is reported unusable, so requests get 503 keys_unavailable and readiness goes false.
+   */
   usable(): boolean {
-    if (!this.local) return false;
+    if (!this.local || !this.jwks || this.jwks.keys.length === 0) return false;
     if (!this.cfg.url) return true;
     return this.now() - this.lastSuccessAt <= this.cfg.maxStalenessSec * 1000;
   }
@@ -160,13 +164,18 @@ export class KeyStore {
   private fetchText(url: string): Promise<string> {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
+    const timeoutMs = this.cfg.timeoutMs;
     return new Promise((resolve, reject) => {
+      const fail = (err: Error) => {
+        clearTimeout(deadline);
+        reject(err);
+      };
       const req = mod.request(
         u,
         {
           method: 'GET',
           headers: { accept: 'application/json' },
-          timeout: this.cfg.timeoutMs,
+          timeout: timeoutMs,
           ...(this.ca ? { ca: this.ca } : {}),
           ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}),
           agent: false,
@@ -174,7 +183,7 @@ export class KeyStore {
         (res) => {
           if (res.statusCode !== 200) {
             res.resume();
-            reject(new Error(`JWKS endpoint answered HTTP ${res.statusCode}`));
+            fail(new Error(`JWKS endpoint answered HTTP ${res.statusCode}`));
             return;
           }
           const chunks: Buffer[] = [];
@@ -187,12 +196,20 @@ export class KeyStore {
             }
             chunks.push(c);
           });
-          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-          res.on('error', reject);
+          res.on('end', () => {
+            clearTimeout(deadline);
+            resolve(Buffer.concat(chunks).toString('utf8'));
+          });
+          res.on('error', fail);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`JWKS fetch timed out after ${this.cfg.timeoutMs} ms`)));
-      req.on('error', reject);
+      const timedOut = () => req.destroy(new Error(`JWKS fetch timed out after ${timeoutMs} ms`));
+      // `timeout` above is only a socket idle timer: a server that trickles a byte now and then would hold the
+      // refresh (and, through `inflight`, every later one) open indefinitely. This is the whole-exchange deadline.
+      const deadline = setTimeout(timedOut, timeoutMs);
+      deadline.unref();
+      req.on('timeout', timedOut);
+      req.on('error', fail);
       req.end();
     });
   }

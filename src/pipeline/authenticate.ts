@@ -20,6 +20,11 @@ export type AuthResult = { ok: true; token: VerifiedToken; cached: boolean } | {
 const BEARER_RE = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/i;
 const KID_RE = /^[A-Za-z0-9._:+/=-]{1,128}$/;
 const FORBIDDEN_HEADER_PARAMS = ['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64', 'zip', 'enc'];
+/**
+ * 9999-12-31T23:59:59Z: the last instant an RFC 3339 date can name. A JWT time beyond it is no real date (and past
+ * 8.64e12 s not even a JavaScript one: `new Date(exp * 1000).toISOString()` in whoami would throw).
+ */
+const MAX_NUMERIC_DATE = 253_402_300_799;
 
 interface CacheEntry {
   token: VerifiedToken;
@@ -84,6 +89,8 @@ export class Authenticator {
       }
       return { ok: true, token: hit.token, cached: true };
     }
+    // verified under a key set that has since changed: verify again from scratch (the key may be gone)
+    if (hit) this.cache.delete(token);
 
     const pre = this.precheck(token);
     if (pre) return pre;
@@ -109,7 +116,9 @@ export class Authenticator {
       return deny('audience_mismatch', 'the token names more than one audience; a token issued for this gateway alone is required');
     }
     if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return deny('token_invalid', 'the token must carry numeric "exp" and "iat" claims');
-    const token_: VerifiedToken = { payload: payload as Record<string, unknown>, fingerprint: createHash('sha256').update(token).digest('hex').slice(0, 16) };
+    if (payload.exp > MAX_NUMERIC_DATE) return deny('token_invalid', 'the token\'s "exp" claim lies beyond the year 9999');
+    // the payload is shared by every request that presents this token (cache): no later stage may change it
+    const token_: VerifiedToken = { payload: deepFreeze(payload) as Record<string, unknown>, fingerprint: createHash('sha256').update(token).digest('hex').slice(0, 16) };
     if (kid !== undefined) token_.kid = kid;
     if (this.cfg.cacheSize > 0) {
       if (this.cache.size >= this.cfg.cacheSize) {
@@ -127,12 +136,18 @@ export class Authenticator {
     if (e.exp <= now - tol) return deny('token_expired', 'the access token has expired; request a new token');
     if (e.nbf !== undefined && e.nbf > now + tol) return deny('token_not_yet_valid', 'the access token is not valid yet');
     if (now - e.iat - tol > this.cfg.maxTokenAgeSec) return deny('token_expired', `the access token is older than ${this.cfg.maxTokenAgeSec} s; request a new token`);
+    // only reachable if the clock steps backwards; the same answer jose gives on the full path
+    if (e.iat - now > tol) return deny('token_not_yet_valid', PROBLEM_IAT_FUTURE);
     return null;
   }
 
   /** Structural checks jose does not make: header parameters we never honour, kid shape, duplicate JSON keys. */
   private precheck(token: string): AuthResult | null {
-    const [h, p] = token.split('.') as [string, string, string];
+    // extract() bounds the header already; verify() is also called directly (admin explain), so bound it here too
+    if (token.length > this.cfg.maxTokenBytes) return deny('token_invalid', `the token is larger than ${this.cfg.maxTokenBytes} bytes`);
+    const parts = token.split('.');
+    if (parts.length !== 3) return deny('token_invalid', 'the token is not a signed JWT (header.payload.signature); encrypted or malformed tokens are refused');
+    const [h, p] = parts as [string, string, string];
     let headerText: string;
     let payloadText: string;
     try {
@@ -163,6 +178,16 @@ export class Authenticator {
 }
 
 const PROBLEM_MISSING = 'send an access token from the identity provider as "Authorization: Bearer <token>"';
+const PROBLEM_IAT_FUTURE = 'the access token says it was issued in the future; check the clocks or request a new token';
+
+/** Freeze a parsed JSON value all the way down (it has no cycles). */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
 
 function mapVerifyError(err: unknown): AuthResult {
   if (err instanceof KeysUnavailableError) return deny('keys_unavailable', 'the identity provider\'s signing keys are unavailable or stale');
@@ -177,7 +202,9 @@ function mapVerifyError(err: unknown): AuthResult {
       case 'aud': return deny('audience_mismatch', 'the token was not issued for this gateway');
       case 'typ': return deny('token_type_invalid', 'an access token (typ at+jwt) is required; ID tokens and other token types are refused');
       case 'nbf': return deny('token_not_yet_valid', 'the access token is not valid yet');
-      case 'iat': return deny('token_invalid', 'the token\'s "iat" claim is invalid or in the future');
+      // a future issue time is the same condition as a future nbf (clock skew or a pre-minted token), so the same
+      // reason; a missing or non-numeric iat is a malformed token
+      case 'iat': return err.reason === 'check_failed' ? deny('token_not_yet_valid', PROBLEM_IAT_FUTURE) : deny('token_invalid', 'the token\'s "iat" claim is missing or not a number');
       default: return deny('token_invalid', `the token's "${err.claim}" claim is missing or invalid`);
     }
   }

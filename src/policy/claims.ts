@@ -58,33 +58,68 @@ function own(payload: Record<string, unknown>, name: string): unknown {
   return Object.hasOwn(payload, name) ? payload[name] : undefined;
 }
 
+/**
+ * The latest clearance expiry accepted: the end of 9999-12-31 UTC, the last day an RFC 3339 date (four-digit year)
+ * can name. The same bound applies to NumericDates, which matters: a millisecond timestamp sent where seconds are
+ * expected (1.7e12 "seconds" is the year ~55 000) would otherwise turn a clearance that expired in 2020 into one
+ * that never expires. Anything later is refused as clearance_claim_invalid, not read as "far future".
+ */
+export const MAX_CLEARANCE_EXPIRY_MS = 253_402_300_800_000;
+
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/** Epoch ms of a validated UTC calendar date and time (Date.UTC would read the years 0000–0099 as 1900–1999). */
+function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0): number {
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d);
+  t.setUTCHours(h, mi, s, 0);
+  return t.getTime();
+}
+
+const inRange = (ms: number): number | null => (ms > 0 && ms <= MAX_CLEARANCE_EXPIRY_MS ? ms : null);
 
 /**
- * Clearance expiry: a NumericDate (integer seconds since the epoch, as a JSON number) or an RFC 3339 string — a
- * full date (valid through the end of that day, UTC) or a date-time with an offset. Anything else is invalid.
+ * Clearance expiry, as epoch ms, or null when the value is not one of:
+ * - a NumericDate: a JSON number of whole seconds since the epoch. Fractions are refused (the IdP contract is whole
+ *   seconds; a fraction means a different producer or unit). JSON cannot tell 1893456000.0 from 1893456000, so that
+ *   one is accepted.
+ * - an RFC 3339 full-date "YYYY-MM-DD", valid through the end of that day, UTC.
+ * - an RFC 3339 date-time with "T", seconds, an optional fraction of up to 9 digits (read to the millisecond) and a
+ *   "Z" or ±hh:mm offset. Without an offset the instant depends on a time zone nobody stated, so it is refused;
+ *   leap seconds (":60") and hour 24 are refused too.
+ * Every field is range-checked by hand (no Date.parse leniency), and the instant must lie after the epoch and no
+ * later than MAX_CLEARANCE_EXPIRY_MS.
  */
 export function parseClearanceExpiry(value: unknown): number | null {
   if (typeof value === 'number') {
-    return Number.isSafeInteger(value) && value > 0 ? value * 1000 : null;
+    return Number.isSafeInteger(value) ? inRange(value * 1000) : null;
   }
   if (typeof value !== 'string') return null;
   let m = DATE_RE.exec(value);
   if (m) {
     const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    const t = Date.UTC(y, mo - 1, d);
-    const back = new Date(t);
-    if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return null;
-    return t + 86_400_000;
+    if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null;
+    return inRange(utcMs(y, mo, d) + 86_400_000);
   }
   m = DATETIME_RE.exec(value);
   if (m) {
-    const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m![i]));
-    const probe = new Date(Date.UTC(y!, mo! - 1, d!, h!, mi!, s!));
-    if (probe.getUTCMonth() !== mo! - 1 || probe.getUTCDate() !== d! || h! > 23 || mi! > 59 || s! > 59) return null;
-    const t = Date.parse(value);
-    return Number.isFinite(t) ? t : null;
+    const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m![i])) as [number, number, number, number, number, number];
+    if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return null;
+    const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0').slice(0, 3));
+    let offsetMin = 0;
+    if (m[8] !== undefined) {
+      const [oh, om] = [Number(m[9]), Number(m[10])];
+      if (oh > 23 || om > 59) return null;
+      offsetMin = (m[8] === '-' ? -1 : 1) * (oh * 60 + om);
+    }
+    // local time = UTC + offset, so UTC = local time - offset
+    return inRange(utcMs(y, mo, d, h, mi, s) + ms - offsetMin * 60_000);
   }
   return null;
 }
@@ -146,7 +181,7 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
     clearanceRank = policy.rankOf.get(clr)!;
     pass('clearance', `clearance ${clr}`);
   } else if (cfg.clearance.acceptRanks && typeof clr === 'number' && Number.isInteger(clr) && clr >= 0 && clr < cfg.clearance.scale.length) {
-    clearanceRank = clr;
+    clearanceRank = clr === 0 ? 0 : clr; // JSON "-0" is rank 0
     clearance = cfg.clearance.scale[clr]!;
     pass('clearance', `clearance rank ${clr} (${clearance})`);
   } else {
@@ -196,7 +231,8 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
     clearance,
     clearanceRank,
     clearanceExpiresAt,
-    tokenExpiresAt: typeof tokenExp === 'number' ? tokenExp * 1000 : 0,
+    // the authenticator bounds exp; bare claims (admin explain) may not be: 0 stands for "no usable exp"
+    tokenExpiresAt: typeof tokenExp === 'number' && inRange(tokenExp * 1000) !== null ? tokenExp * 1000 : 0,
   };
   if (org !== undefined) identity.org = org;
   if (typeof jtiRaw === 'string') identity.jti = jtiRaw;

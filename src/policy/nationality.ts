@@ -18,15 +18,21 @@ export function isKnownAlpha2(code: string): boolean {
 }
 
 const CODE_RE = /^[A-Z]{2,3}$/;
+const FOLDABLE_RE = /^[A-Za-z]{2,3}$/;
 
 export type NationalityParse = { ok: true; alpha2: string | null; raw: string } | { ok: false };
 
 /**
  * Parse one nationality value: an upper-case alpha-2 or alpha-3 code, nothing else (no trimming, no substrings).
  * `alpha2` is null for a well-formed alpha-3 code the table does not know.
+ *
+ * Case folding (off by default) folds ASCII letters only. String.prototype.toUpperCase applies Unicode case
+ * mappings, several of which land on ASCII — "ſ" (long s) → "S", "ı" (dotless i) → "I", "ﬁ" → "FI" — so folding
+ * first and checking afterwards would accept "ſe" as SE or "ﬁn" as FIN.
  */
 export function parseNationality(value: unknown, caseInsensitive: boolean): NationalityParse {
   if (typeof value !== 'string') return { ok: false };
+  if (caseInsensitive && !FOLDABLE_RE.test(value)) return { ok: false };
   const code = caseInsensitive ? value.toUpperCase() : value;
   if (!CODE_RE.test(code)) return { ok: false };
   if (code.length === 2) return { ok: true, alpha2: code, raw: value };

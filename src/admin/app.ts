@@ -15,18 +15,37 @@ export interface AdminAppOptions {
   reload?: () => Promise<{ ok: true; hash: string } | { ok: false; problems: string[] }>;
 }
 
+/** Every audited admin action. Reads (status, lists, rate-limit state) change nothing and are not audited. */
+export type AdminAction = 'authenticate' | 'revoke' | 'unrevoke' | 'suspend' | 'resume' | 'schedule_window' | 'cancel_window' | 'explain' | 'reload';
+
 declare module 'fastify' {
   interface FastifyRequest {
     operator: string | null;
+    /** set once the request's admin audit record is written: exactly one per action */
+    adminAudited: boolean;
+  }
+  interface FastifyContextConfig {
+    /** the action a route performs; a failure the handler did not record itself (bad JSON, store down) is recorded by the error handler */
+    adminAction?: AdminAction;
   }
 }
 
 const ID_RE = /^[\x21-\x7e]{1,256}$/;
 const TEXT_RE = /^[^\u0000-\u001f\u007f]{1,500}$/;
+/** a revocation TTL beyond ten years is a typo, not a plan; "until undone" is said by leaving ttlSec out */
+const MAX_TTL_SEC = 10 * 365 * 86_400;
 
 function bad(reply: FastifyReply, status: number, detail: string): FastifyReply {
   return reply.code(status).type('application/problem+json').send({ title: http.STATUS_CODES[status], status, detail });
 }
+
+const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v);
+const isText = (v: unknown): v is string => typeof v === 'string' && TEXT_RE.test(v);
+const optionalOrg = (v: unknown): boolean => v === undefined || isId(v);
+const bodyOf = (request: FastifyRequest): Record<string, unknown> => {
+  const b = request.body;
+  return b !== null && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
+};
 
 export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Promise<FastifyInstance<http.Server | https.Server>> {
   let tokens: AdminTokenSet = adminTokenSet(gw.runtime.secrets.adminTokens);
@@ -41,8 +60,10 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     serverFactory: (handler) => (opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler)),
   });
   app.decorateRequest('operator', null);
+  app.decorateRequest('adminAudited', false);
 
-  const audit = (request: FastifyRequest, action: string, outcome: 'success' | 'failure', details: Record<string, unknown>) => {
+  const audit = (request: FastifyRequest, action: AdminAction, outcome: 'success' | 'failure', details: Record<string, unknown>) => {
+    request.adminAudited = true;
     const rec: AdminAuditRecord = {
       '@timestamp': new Date().toISOString(),
       event: { kind: 'event', category: 'configuration', action: `admin_${action}`, outcome },
@@ -55,6 +76,25 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     gw.metrics.auditRecords.inc();
     gw.metrics.adminActions.inc({ action, outcome });
   };
+  const refused = (request: FastifyRequest, reply: FastifyReply, action: AdminAction, detail: string, extra: Record<string, unknown> = {}) => {
+    audit(request, action, 'failure', { error: 'invalid request', ...extra });
+    return bad(reply, 400, detail);
+  };
+  const act = (action: AdminAction) => ({ config: { adminAction: action } });
+
+  // Set before the /admin plugin is registered: an encapsulated context copies its parent's error handler when it is
+  // created, so a handler set afterwards would never see the API's errors (Fastify's default would answer instead).
+  app.setErrorHandler((err: { statusCode?: number; message?: string; name?: string; code?: string }, request, reply) => {
+    const unavailable = err.name === 'StateUnavailableError';
+    const status = unavailable ? 503 : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    gw.logger.warn({ reqId: request.id, status, name: err.name, code: err.code }, 'admin request failed');
+    // an action that failed before its handler could record it (unparsable body, store down) is still recorded once
+    const action = request.routeOptions.config?.adminAction;
+    if (action && request.operator !== null && !request.adminAudited) {
+      audit(request, action, 'failure', { error: unavailable ? 'state_unavailable' : status < 500 ? (err.code ?? 'bad request') : 'internal error' });
+    }
+    return bad(reply, status, unavailable ? 'the shared state store is unavailable' : status < 500 ? (err.message ?? 'bad request') : 'internal error');
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -75,7 +115,8 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       }
       const op = tokens.identify(request.headers.authorization);
       if (!op) {
-        audit(request, 'authenticate', 'failure', { path: request.routeOptions.url ?? null });
+        audit(request, 'authenticate', 'failure', { path: request.routeOptions.url ?? null, attempted: request.routeOptions.config.adminAction ?? null });
+        reply.header('www-authenticate', 'Bearer realm="metagate-admin"');
         return bad(reply, 401, tokens.size === 0 ? 'the admin API is disabled: no admin tokens are configured' : 'an admin bearer token is required');
       }
       request.operator = op;
@@ -84,94 +125,95 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
 
     api.get('/status', async () => ({ config_hash: gw.runtime.hash, source: gw.runtime.source, readiness: gw.readiness(), keys: gw.keys.status(), store: gw.store.health(), audit: { healthy: gw.audit.healthy, written: gw.audit.written } }));
 
-    api.post('/revocations', async (request, reply) => {
-      const b = (request.body ?? {}) as Record<string, unknown>;
-      if ((b.kind !== 'subject' && b.kind !== 'token') || typeof b.id !== 'string' || !ID_RE.test(b.id) || typeof b.reason !== 'string' || !TEXT_RE.test(b.reason) || (b.ttlSec !== undefined && (!Number.isInteger(b.ttlSec) || (b.ttlSec as number) <= 0))) {
-        audit(request, 'revoke', 'failure', { error: 'invalid body' });
-        return bad(reply, 400, 'body: {"kind": "subject"|"token", "id": string, "reason": string, "ttlSec"?: positive integer}');
+    api.post('/revocations', act('revoke'), async (request, reply) => {
+      const b = bodyOf(request);
+      const ttlOk = b.ttlSec === undefined || (Number.isSafeInteger(b.ttlSec) && (b.ttlSec as number) > 0 && (b.ttlSec as number) <= MAX_TTL_SEC);
+      if ((b.kind !== 'subject' && b.kind !== 'token') || !isId(b.id) || !isText(b.reason) || !ttlOk) {
+        return refused(request, reply, 'revoke', `body: {"kind": "subject"|"token", "id": string, "reason": string, "ttlSec"?: integer 1..${MAX_TTL_SEC}}`);
       }
       const now = gw.now();
-      await gw.store.revoke({ kind: b.kind, id: b.id, reason: b.reason, by: request.operator!, createdAt: now, ...(b.ttlSec ? { expiresAt: now + (b.ttlSec as number) * 1000 } : {}) });
-      audit(request, 'revoke', 'success', { kind: b.kind, id: b.id, reason: b.reason, ttl_sec: b.ttlSec ?? null });
+      const ttlSec = b.ttlSec as number | undefined;
+      await gw.store.revoke({ kind: b.kind, id: b.id, reason: b.reason, by: request.operator!, createdAt: now, ...(ttlSec ? { expiresAt: now + ttlSec * 1000 } : {}) });
+      audit(request, 'revoke', 'success', { kind: b.kind, id: b.id, reason: b.reason, ttl_sec: ttlSec ?? null });
       return reply.code(201).send({ revoked: { kind: b.kind, id: b.id } });
     });
-    api.delete('/revocations/:kind/:id', async (request, reply) => {
+    api.delete('/revocations/:kind/:id', act('unrevoke'), async (request, reply) => {
       const { kind, id } = request.params as { kind: string; id: string };
-      if ((kind !== 'subject' && kind !== 'token') || !ID_RE.test(id)) return bad(reply, 400, 'kind must be subject or token');
+      if ((kind !== 'subject' && kind !== 'token') || !isId(id)) return refused(request, reply, 'unrevoke', 'kind must be subject or token, and id printable ASCII', { kind: kind.slice(0, 64) });
       const existed = await gw.store.unrevoke(kind, id);
-      audit(request, 'unrevoke', existed ? 'success' : 'failure', { kind, id });
+      audit(request, 'unrevoke', existed ? 'success' : 'failure', { kind, id, ...(existed ? {} : { error: 'no such revocation' }) });
       return existed ? reply.send({ unrevoked: { kind, id } }) : bad(reply, 404, 'no such revocation');
     });
     api.get('/revocations', async () => ({ revocations: await gw.store.listRevocations(gw.now()) }));
 
-    api.post('/suspend', async (request, reply) => {
-      const b = (request.body ?? {}) as Record<string, unknown>;
-      if (typeof b.reason !== 'string' || !TEXT_RE.test(b.reason) || (b.org !== undefined && (typeof b.org !== 'string' || !ID_RE.test(b.org)))) {
-        audit(request, 'suspend', 'failure', { error: 'invalid body' });
-        return bad(reply, 400, 'body: {"reason": string, "org"?: string}');
-      }
-      await gw.store.suspend({ reason: b.reason, by: request.operator!, createdAt: gw.now(), ...(b.org ? { org: b.org as string } : {}) });
-      audit(request, 'suspend', 'success', { org: b.org ?? null, reason: b.reason });
-      return reply.code(201).send({ suspended: { org: b.org ?? null } });
+    api.post('/suspend', act('suspend'), async (request, reply) => {
+      const b = bodyOf(request);
+      if (!isText(b.reason) || !optionalOrg(b.org)) return refused(request, reply, 'suspend', 'body: {"reason": string, "org"?: string}');
+      const org = b.org as string | undefined;
+      await gw.store.suspend({ reason: b.reason, by: request.operator!, createdAt: gw.now(), ...(org ? { org } : {}) });
+      audit(request, 'suspend', 'success', { org: org ?? null, reason: b.reason });
+      return reply.code(201).send({ suspended: { org: org ?? null } });
     });
-    api.post('/resume', async (request, reply) => {
-      const b = (request.body ?? {}) as Record<string, unknown>;
-      if (b.org !== undefined && (typeof b.org !== 'string' || !ID_RE.test(b.org))) return bad(reply, 400, 'body: {"org"?: string}');
-      const existed = await gw.store.resume(b.org as string | undefined);
-      audit(request, 'resume', existed ? 'success' : 'failure', { org: b.org ?? null });
-      return existed ? reply.send({ resumed: { org: b.org ?? null } }) : bad(reply, 404, 'no such suspension');
+    api.post('/resume', act('resume'), async (request, reply) => {
+      const b = bodyOf(request);
+      if (!optionalOrg(b.org)) return refused(request, reply, 'resume', 'body: {"org"?: string}');
+      const org = b.org as string | undefined;
+      const existed = await gw.store.resume(org);
+      audit(request, 'resume', existed ? 'success' : 'failure', { org: org ?? null, ...(existed ? {} : { error: 'no such suspension' }) });
+      return existed ? reply.send({ resumed: { org: org ?? null } }) : bad(reply, 404, 'no such suspension');
     });
     api.get('/suspensions', async () => ({ suspensions: await gw.store.listSuspensions() }));
 
-    api.post('/windows', async (request, reply) => {
-      const b = (request.body ?? {}) as Record<string, unknown>;
+    api.post('/windows', act('schedule_window'), async (request, reply) => {
+      const b = bodyOf(request);
       const start = typeof b.start === 'string' ? Date.parse(b.start) : NaN;
       const end = typeof b.end === 'string' ? Date.parse(b.end) : NaN;
-      if (typeof b.label !== 'string' || !TEXT_RE.test(b.label) || typeof b.reason !== 'string' || !TEXT_RE.test(b.reason) || !Number.isFinite(start) || !Number.isFinite(end) || end <= start || (b.org !== undefined && (typeof b.org !== 'string' || !ID_RE.test(b.org)))) {
-        audit(request, 'schedule_window', 'failure', { error: 'invalid body' });
-        return bad(reply, 400, 'body: {"label": string, "reason": string, "start": ISO date-time, "end": ISO date-time after start, "org"?: string}');
+      const usage = 'body: {"label": string, "reason": string, "start": ISO date-time, "end": ISO date-time after start and in the future, "org"?: string, "id"?: string}';
+      if (!isText(b.label) || !isText(b.reason) || !Number.isFinite(start) || !Number.isFinite(end) || end <= start || !optionalOrg(b.org) || (b.id !== undefined && !isId(b.id))) {
+        return refused(request, reply, 'schedule_window', usage);
       }
-      const id = typeof b.id === 'string' && ID_RE.test(b.id) ? b.id : randomUUID();
-      await gw.store.scheduleWindow({ id, label: b.label, reason: b.reason, start, end, by: request.operator!, createdAt: gw.now(), ...(b.org ? { org: b.org as string } : {}) });
-      audit(request, 'schedule_window', 'success', { id, label: b.label, start: b.start, end: b.end, org: b.org ?? null });
+      // a window that has already ended would be stored, suspend nothing and be pruned: almost certainly a mistake
+      if (end <= gw.now()) return refused(request, reply, 'schedule_window', `${usage}; this window has already ended`);
+      const id = (b.id as string | undefined) ?? randomUUID();
+      const org = b.org as string | undefined;
+      await gw.store.scheduleWindow({ id, label: b.label, reason: b.reason, start, end, by: request.operator!, createdAt: gw.now(), ...(org ? { org } : {}) });
+      audit(request, 'schedule_window', 'success', { id, label: b.label, reason: b.reason, start: new Date(start).toISOString(), end: new Date(end).toISOString(), org: org ?? null });
       return reply.code(201).send({ window: { id } });
     });
-    api.delete('/windows/:id', async (request, reply) => {
+    api.delete('/windows/:id', act('cancel_window'), async (request, reply) => {
       const { id } = request.params as { id: string };
+      if (!isId(id)) return refused(request, reply, 'cancel_window', 'id must be printable ASCII');
       const existed = await gw.store.cancelWindow(id);
-      audit(request, 'cancel_window', existed ? 'success' : 'failure', { id });
+      audit(request, 'cancel_window', existed ? 'success' : 'failure', { id, ...(existed ? {} : { error: 'no such window' }) });
       return existed ? reply.send({ cancelled: { id } }) : bad(reply, 404, 'no such window');
     });
     api.get('/windows', async () => ({ windows: await gw.store.listWindows(gw.now()) }));
 
-    api.get('/rate-limits/:subject', async (request) => {
+    api.get('/rate-limits/:subject', async (request, reply) => {
       const { subject } = request.params as { subject: string };
+      if (!isId(subject)) return bad(reply, 400, 'subject must be printable ASCII');
       return gw.store.rateLimitState(subject, gw.now());
     });
 
-    api.post('/explain', async (request, reply) => {
+    api.post('/explain', act('explain'), async (request, reply) => {
       const result = await explain(gw, request.body);
-      if ('error' in result) {
-        audit(request, 'explain', 'failure', { error: result.error });
-        return bad(reply, 400, result.error);
-      }
-      audit(request, 'explain', 'success', { method: result.request.method, target: result.request.target, decision: result.decision });
+      if ('error' in result) return refused(request, reply, 'explain', result.error, { error: result.error });
+      // the target is the operator's input: bounded in the record (the canonical path is bounded by config anyway)
+      audit(request, 'explain', 'success', { method: result.request.method, target: result.request.target.slice(0, 2048), decision: result.decision, reasons: result.reasons });
       return result;
     });
 
-    api.post('/reload', async (request, reply) => {
-      if (!opts.reload) return bad(reply, 501, 'reload is not available in this mode');
+    api.post('/reload', act('reload'), async (request, reply) => {
+      if (!opts.reload) {
+        audit(request, 'reload', 'failure', { error: 'not available' });
+        return bad(reply, 501, 'reload is not available in this mode');
+      }
       const r = await opts.reload();
       audit(request, 'reload', r.ok ? 'success' : 'failure', r.ok ? { config_hash: r.hash } : { problems: r.problems });
       return r.ok ? reply.send({ reloaded: true, config_hash: r.hash }) : reply.code(422).send({ reloaded: false, problems: r.problems });
     });
   }, { prefix: '/admin' });
 
-  app.setErrorHandler((err: { statusCode?: number; message?: string; name?: string }, request, reply) => {
-    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : err.name === 'StateUnavailableError' ? 503 : 500;
-    gw.logger.warn({ reqId: request.id, status, name: err.name }, 'admin request failed');
-    return bad(reply, status, status === 503 ? 'the shared state store is unavailable' : status < 500 ? (err.message ?? 'bad request') : 'internal error');
-  });
   return app as unknown as FastifyInstance<http.Server | https.Server>;
 }
 

@@ -9,7 +9,7 @@ export const ADMIN_USAGE = `  metagate admin [--url URL] COMMAND      talk to th
     suspend --reason TEXT [--org ORG]     kill switch (all vendor access, or one organisation)
     resume [--org ORG]
     suspensions
-    window --label TEXT --reason TEXT --start ISO --end ISO [--org ORG]
+    window --label TEXT --reason TEXT --start ISO --end ISO [--org ORG] [--id ID]
     cancel-window ID
     windows
     rate SUBJECT
@@ -17,81 +17,134 @@ export const ADMIN_USAGE = `  metagate admin [--url URL] COMMAND      talk to th
     reload
 `;
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? undefined : args[i + 1];
+/** What each command accepts: its positional arguments and its flags. Anything else is a usage error. */
+const COMMANDS: Readonly<Record<string, { positional: string[]; flags: string[] }>> = {
+  status: { positional: [], flags: [] },
+  revocations: { positional: [], flags: [] },
+  suspensions: { positional: [], flags: [] },
+  windows: { positional: [], flags: [] },
+  reload: { positional: [], flags: [] },
+  revoke: { positional: ['subject|token', 'ID'], flags: ['reason', 'ttl'] },
+  unrevoke: { positional: ['subject|token', 'ID'], flags: [] },
+  suspend: { positional: [], flags: ['reason', 'org'] },
+  resume: { positional: [], flags: ['org'] },
+  window: { positional: [], flags: ['label', 'reason', 'start', 'end', 'org', 'id'] },
+  'cancel-window': { positional: ['ID'], flags: [] },
+  rate: { positional: ['SUBJECT'], flags: [] },
+  explain: { positional: [], flags: ['target', 'method', 'token', 'claims'] },
+};
+
+class UsageError extends Error {}
+
+/**
+ * Strict parsing, because a forgiving one is dangerous here: `resume --org` with the value forgotten, or
+ * `resume vendor` without `--org`, would otherwise lift the *global* kill switch instead of one organisation's.
+ */
+function parse(args: string[], allowed: readonly string[]): { positional: string[]; flags: Map<string, string> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const name = a.slice(2);
+    if (!allowed.includes(name)) throw new UsageError(`unknown option ${a}`);
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${a} needs a value`);
+    if (flags.has(name)) throw new UsageError(`${a} given twice`);
+    flags.set(name, value);
+    i++;
+  }
+  return { positional, flags };
 }
 
 export async function runAdminCommand(argv: string[]): Promise<number> {
-  const url = (flag(argv, 'url') ?? process.env.METAGATE_ADMIN_URL ?? 'http://127.0.0.1:9090').replace(/\/$/, '');
-  const args = argv.filter((a, i) => a !== '--url' && argv[i - 1] !== '--url');
-  const token = process.env.METAGATE_ADMIN_TOKEN;
+  let url = process.env.METAGATE_ADMIN_URL ?? 'http://127.0.0.1:9090';
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== '--url') args.push(argv[i]!);
+    else {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) return usage('--url needs a value');
+      url = v;
+    }
+  }
+  url = url.replace(/\/$/, '');
   const [cmd, ...rest] = args;
   if (!cmd) {
     process.stdout.write(ADMIN_USAGE);
     return 2;
   }
-  if (!token) {
-    process.stderr.write('set METAGATE_ADMIN_TOKEN to an admin token\n');
-    return 2;
-  }
+  const spec = COMMANDS[cmd];
+  if (!spec) return usage(`unknown admin command "${cmd}"`);
+
   let method = 'GET';
   let path: string;
   let body: Record<string, unknown> | undefined;
-  const need = (v: string | undefined, what: string): string => {
-    if (v === undefined) throw new UsageError(`missing ${what}`);
-    return v;
-  };
   try {
+    const { positional: pos, flags } = parse(rest, spec.flags);
+    if (pos.length < spec.positional.length) throw new UsageError(`missing ${spec.positional[pos.length]}`);
+    if (pos.length > spec.positional.length) throw new UsageError(`unexpected argument "${pos[spec.positional.length]}"`);
+    const need = (name: string): string => {
+      const v = flags.get(name);
+      if (v === undefined) throw new UsageError(`missing --${name}`);
+      return v;
+    };
+    const org = flags.get('org');
     switch (cmd) {
       case 'status': path = '/admin/status'; break;
       case 'revocations': path = '/admin/revocations'; break;
       case 'suspensions': path = '/admin/suspensions'; break;
       case 'windows': path = '/admin/windows'; break;
+      case 'reload': method = 'POST'; path = '/admin/reload'; body = {}; break;
       case 'revoke': {
-        const ttl = flag(rest, 'ttl');
+        const ttl = flags.get('ttl');
+        if (ttl !== undefined && !/^[1-9][0-9]{0,9}$/.test(ttl)) throw new UsageError('--ttl must be a whole number of seconds');
+        if (pos[0] !== 'subject' && pos[0] !== 'token') throw new UsageError('revoke needs "subject" or "token" first');
         method = 'POST'; path = '/admin/revocations';
-        body = { kind: need(rest[0], 'subject|token'), id: need(rest[1], 'ID'), reason: need(flag(rest, 'reason'), '--reason'), ...(ttl ? { ttlSec: Number(ttl) } : {}) };
+        body = { kind: pos[0], id: pos[1], reason: need('reason'), ...(ttl ? { ttlSec: Number(ttl) } : {}) };
         break;
       }
       case 'unrevoke':
-        method = 'DELETE'; path = `/admin/revocations/${encodeURIComponent(need(rest[0], 'subject|token'))}/${encodeURIComponent(need(rest[1], 'ID'))}`;
+        if (pos[0] !== 'subject' && pos[0] !== 'token') throw new UsageError('unrevoke needs "subject" or "token" first');
+        method = 'DELETE'; path = `/admin/revocations/${pos[0]}/${encodeURIComponent(pos[1]!)}`;
         break;
-      case 'suspend': {
-        const org = flag(rest, 'org');
-        method = 'POST'; path = '/admin/suspend'; body = { reason: need(flag(rest, 'reason'), '--reason'), ...(org ? { org } : {}) };
+      case 'suspend':
+        method = 'POST'; path = '/admin/suspend'; body = { reason: need('reason'), ...(org ? { org } : {}) };
         break;
-      }
-      case 'resume': {
-        const org = flag(rest, 'org');
+      case 'resume':
         method = 'POST'; path = '/admin/resume'; body = org ? { org } : {};
         break;
-      }
       case 'window': {
-        const org = flag(rest, 'org');
+        const id = flags.get('id');
         method = 'POST'; path = '/admin/windows';
-        body = { label: need(flag(rest, 'label'), '--label'), reason: need(flag(rest, 'reason'), '--reason'), start: need(flag(rest, 'start'), '--start'), end: need(flag(rest, 'end'), '--end'), ...(org ? { org } : {}) };
+        body = { label: need('label'), reason: need('reason'), start: need('start'), end: need('end'), ...(org ? { org } : {}), ...(id ? { id } : {}) };
         break;
       }
-      case 'cancel-window': method = 'DELETE'; path = `/admin/windows/${encodeURIComponent(need(rest[0], 'ID'))}`; break;
-      case 'rate': path = `/admin/rate-limits/${encodeURIComponent(need(rest[0], 'SUBJECT'))}`; break;
+      case 'cancel-window': method = 'DELETE'; path = `/admin/windows/${encodeURIComponent(pos[0]!)}`; break;
+      case 'rate': path = `/admin/rate-limits/${encodeURIComponent(pos[0]!)}`; break;
       case 'explain': {
-        const claims = flag(rest, 'claims');
-        const tok = flag(rest, 'token');
+        const claims = flags.get('claims');
+        const tok = flags.get('token');
+        if ((claims === undefined) === (tok === undefined)) throw new UsageError('explain needs exactly one of --token or --claims');
         method = 'POST'; path = '/admin/explain';
-        body = { target: need(flag(rest, 'target'), '--target'), method: flag(rest, 'method') ?? 'GET', ...(tok ? { token: tok } : {}), ...(claims ? { claims: JSON.parse(claims) as unknown } : {}) };
+        body = { target: need('target'), method: flags.get('method') ?? 'GET', ...(tok ? { token: tok } : {}), ...(claims ? { claims: parseClaims(claims) } : {}) };
         break;
       }
-      case 'reload': method = 'POST'; path = '/admin/reload'; body = {}; break;
       default:
         throw new UsageError(`unknown admin command "${cmd}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof SyntaxError) {
-      process.stderr.write(`${err.message}\n${ADMIN_USAGE}`);
-      return 2;
-    }
+    if (err instanceof UsageError) return usage(err.message);
     throw err;
+  }
+
+  const token = process.env.METAGATE_ADMIN_TOKEN;
+  if (!token) {
+    process.stderr.write('set METAGATE_ADMIN_TOKEN to an admin token\n');
+    return 2;
   }
   let res: Response;
   try {
@@ -114,4 +167,15 @@ export async function runAdminCommand(argv: string[]): Promise<number> {
   return res.ok ? 0 : 1;
 }
 
-class UsageError extends Error {}
+function parseClaims(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new UsageError('--claims must be a JSON object');
+  }
+}
+
+function usage(message: string): number {
+  process.stderr.write(`${message}\n${ADMIN_USAGE}`);
+  return 2;
+}

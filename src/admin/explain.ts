@@ -28,7 +28,8 @@ export interface ExplainResult {
 }
 
 export async function explain(gw: Gateway, body: unknown): Promise<ExplainResult | { error: string }> {
-  const b = (body ?? {}) as Record<string, unknown>;
+  const b = (body !== null && typeof body === 'object' && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+  if (b.method !== undefined && (typeof b.method !== 'string' || !/^[A-Za-z]{1,16}$/.test(b.method))) return { error: '"method" must be an HTTP method name such as "GET"' };
   const method = typeof b.method === 'string' ? b.method.toUpperCase() : 'GET';
   if (typeof b.target !== 'string') return { error: 'body: {"target": "/api/v1/...", "method"?: "GET", "token"?: string, "claims"?: object}' };
   if ((b.token === undefined) === (b.claims === undefined)) return { error: 'give exactly one of "token" or "claims"' };
@@ -51,7 +52,18 @@ export async function explain(gw: Gateway, body: unknown): Promise<ExplainResult
   steps.push({ stage: 'canonicalise', ok: true, detail: `canonical path ${c.target.path}` });
   const extra: Partial<ExplainResult> = {};
   let category: 'catalogue' | 'lineage' | 'usage' | undefined;
-  if (c.target.path !== WHOAMI_PATH) {
+  if (c.target.path === WHOAMI_PATH) {
+    // the same gate the vendor listener puts in front of whoami (src/app.ts, stage 2)
+    if (method !== 'GET') {
+      steps.push({ stage: 'match', ok: false, detail: 'only GET is allowed on this path' });
+      return result(['method_not_allowed']);
+    }
+    if (c.target.query.size > 0) {
+      steps.push({ stage: 'query', ok: false, detail: 'whoami takes no query parameters' });
+      return result(['query_not_allowed']);
+    }
+    steps.push({ stage: 'match', ok: true, detail: 'gateway endpoint whoami (identity only, no category)' });
+  } else {
     const m = rt.routes.match(method, c.target.segments);
     if (!m.ok) {
       steps.push({ stage: 'match', ok: false, detail: m.reason === 'method_not_allowed' ? `only ${m.allow} is allowed on this path` : 'no allowlist rule matches this path' });

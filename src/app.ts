@@ -37,6 +37,9 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     keepAliveTimeout: v.keepAliveTimeoutMs,
     insecureHTTPParser: false,
     joinDuplicateHeaders: false,
+    // node would answer a Host-less HTTP/1.1 request itself, before any hook, leaving no audit record; the screen
+    // stage (screen.ts) refuses it instead, with a record
+    requireHostHeader: false,
   };
   const app = Fastify({
     loggerInstance: gw.logger,
@@ -53,6 +56,8 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       server.keepAliveTimeout = v.keepAliveTimeoutMs;
       server.headersTimeout = v.headersTimeoutMs;
       server.requestTimeout = v.requestTimeoutMs;
+      // without a 'connect' listener node destroys CONNECT sockets silently: answer and audit them like any refusal
+      server.on('connect', (req: http.IncomingMessage, socket: Socket) => connectRefused(gw, req, socket));
       return server;
     },
     frameworkErrors: (err, request, reply) => {
@@ -199,6 +204,24 @@ function rateLimitHeaders(rl: { limit: number; remaining: number; resetMs: numbe
   };
 }
 
+/** CONNECT is never tunnelled: 405, one audit record, close. */
+function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket): void {
+  const requestId = randomUUID();
+  const ctx = newContext(gw.runtime);
+  ctx.reasons.push('method_not_allowed');
+  ctx.detail = 'CONNECT is not accepted';
+  const rec = buildRecord(ctx, requestId, req.method ?? 'CONNECT', socket.remoteAddress ?? '', 405);
+  gw.audit.write(rec);
+  gw.metrics.auditRecords.inc();
+  gw.metrics.recordRequest('deny', 'method_not_allowed', 'none', req.method ?? 'CONNECT', rec.event.duration / 1e9);
+  const body = JSON.stringify(problemBody('method_not_allowed', requestId));
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  } else socket.destroy();
+}
+
 /** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
 function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): void {
   const code = err.code ?? '';
@@ -213,6 +236,14 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   gw.audit.write(rec);
   gw.metrics.auditRecords.inc();
   gw.metrics.recordRequest('deny', reason, 'none', 'OTHER', rec.event.duration / 1e9);
+  // A request on this connection is still being answered (the parse error came from its body or from bytes after
+  // it): a second response here would interleave with that one. Let it finish and close the connection after it.
+  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (inFlight) {
+    inFlight.shouldKeepAlive = false;
+    if (inFlight.writableFinished) socket.destroy();
+    return;
+  }
   if (socket.writable && code !== 'ECONNRESET') {
     const body = JSON.stringify(problemBody(reason, requestId, detail, status));
     socket.end(

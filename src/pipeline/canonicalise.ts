@@ -3,7 +3,12 @@
 // Canonical form: origin-form only; percent-encodings of safe characters (unreserved, sub-delims, ':' '@') are
 // decoded, every other allowed encoding is kept with upper-case hex; encodings of '/', '\', '%', ';', '?', '#',
 // control bytes and every byte >= 0x80 are refused, as are raw ';', '\', dot segments, segments ending in '.',
-// empty segments and over-long targets. Later stages see only this form; the raw target is never read again.
+// segments starting with '..', empty segments and over-long targets. Later stages see only this form; the raw
+// target is never read again.
+//
+// Segments starting with '..' ('..x') are not dot segments in RFC 3986, but the forwarder (@fastify/reply-from)
+// refuses any source containing '/..' after it decided nothing: refusing them here keeps the component that decides
+// and the one that forwards in agreement, and gives the vendor a path_rejected answer instead of a late error.
 
 export interface CanonicalTarget {
   /** canonical path, always starting with '/' */
@@ -114,7 +119,7 @@ export function canonicalise(raw: string, limits: CanonicaliseLimits = DEFAULT_C
       const eq = part.indexOf('=');
       if (eq === -1) return reject('query parameter without a value');
       const key = part.slice(0, eq);
-      if (!QUERY_KEY_RE.test(key)) return reject('query parameter name is not plain ASCII');
+      if (!QUERY_KEY_RE.test(key)) return reject('query parameter name is not a plain name (a letter, then letters, digits, "_", ".", "-"; never encoded)');
       if (query.has(key)) return reject(`query parameter "${key}" repeated`);
       const value = decodeQueryValue(part.slice(eq + 1));
       if (value === null) return reject(`query parameter "${key}" has a malformed or forbidden value`);
@@ -128,6 +133,7 @@ function checkSegment(seg: string): string | null {
   if (seg.length === 0) return 'empty path segment';
   if (seg === '.' || seg === '..') return 'dot segment in path';
   if (seg.charCodeAt(seg.length - 1) === 46) return 'path segment ending in "."';
+  if (seg.startsWith('..')) return 'path segment starting with ".."';
   return null;
 }
 

@@ -143,7 +143,10 @@ function compileQuerySpec(spec: QuerySpec): { check?: QueryCheck; error?: string
 function compileAnchored(source: string): RegExp | string {
   if (!source.startsWith('^') || !source.endsWith('$')) return `pattern "${source}" must be anchored with ^ and $`;
   try {
-    return new RegExp(source, 'u');
+    // Starting with '^' and ending with '$' is not the same as anchored: '^a|b$' matches 'a<anything>'. The group
+    // makes the whole value match the whole pattern whatever alternations it holds.
+    new RegExp(source, 'u');
+    return new RegExp(`^(?:${source})$`, 'u');
   } catch (err) {
     return `pattern "${source}" is not a valid regular expression: ${(err as Error).message}`;
   }

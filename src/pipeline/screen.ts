@@ -7,6 +7,12 @@ const SINGLE = new Set(['host', 'authorization', 'content-length', 'transfer-enc
 
 /** Returns why the message is refused, or null. */
 export function screenMessage(raw: IncomingMessage): string | null {
+  // Only HTTP/1.0 and HTTP/1.1 framing is spoken here. The parser also hands over 'GET /x' (HTTP/0.9, no headers)
+  // and 'GET /x HTTP/2.0' (an HTTP/2 version in an HTTP/1 request line): neither is a request a client that means
+  // well sends, and a hop that reads the version differently could frame the connection differently.
+  if (raw.httpVersionMajor !== 1 || (raw.httpVersionMinor !== 0 && raw.httpVersionMinor !== 1)) {
+    return `HTTP version ${raw.httpVersionMajor}.${raw.httpVersionMinor} is not accepted; use HTTP/1.1`;
+  }
   const h = raw.rawHeaders;
   const seen = new Set<string>();
   for (let i = 0; i < h.length; i += 2) {
@@ -17,6 +23,8 @@ export function screenMessage(raw: IncomingMessage): string | null {
       seen.add(name);
     }
   }
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is invalid (node refuses it itself unless requireHostHeader is off)
+  if (raw.httpVersionMinor === 1 && !seen.has('host')) return 'an HTTP/1.1 request needs a Host header';
   const len = raw.headers['content-length'];
   if (raw.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) return 'a request body is not accepted';
   return null;

@@ -132,6 +132,22 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     return undefined;
   });
 
+  // The record is written before the answer leaves (write-ahead): an allowed answer whose record cannot be handed to a
+  // healthy audit trail is withheld and replaced by 503 audit_unavailable. onResponse is the fallback for answers that
+  // skip onSend.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const ctx = request.mg;
+    if (!ctx || ctx.audited) return done(null, payload);
+    const written = recordDecision(gw, request, reply);
+    if (written === false && ctx.decision === 'allow' && reply.statusCode < 400 && ctx.runtime.config.audit.failClosed) {
+      ctx.decision = 'deny';
+      ctx.reasons.push('audit_unavailable');
+      reply.code(503).type(PROBLEM_CONTENT_TYPE);
+      for (const h of ['etag', 'last-modified', 'content-language', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) reply.removeHeader(h);
+      return done(null, JSON.stringify(problemBody('audit_unavailable', request.id)));
+    }
+    done(null, payload);
+  });
   app.addHook('onResponse', (request, reply, done) => {
     recordDecision(gw, request, reply);
     done();
@@ -211,8 +227,7 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
   ctx.reasons.push('method_not_allowed');
   ctx.detail = 'CONNECT is not accepted';
   const rec = buildRecord(ctx, requestId, req.method ?? 'CONNECT', socket.remoteAddress ?? '', 405);
-  gw.audit.write(rec);
-  gw.metrics.auditRecords.inc();
+  gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', 'method_not_allowed', 'none', req.method ?? 'CONNECT', rec.event.duration / 1e9);
   const body = JSON.stringify(problemBody('method_not_allowed', requestId));
   if (socket.writable) {
@@ -225,6 +240,11 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
 /** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
 function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): void {
   const code = err.code ?? '';
+  // the peer left (e.g. a load balancer resetting an idle keep-alive connection): there is no request to audit
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    socket.destroy();
+    return;
+  }
   const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const requestId = randomUUID();
   const reason: DenyReason = 'request_rejected';
@@ -233,8 +253,7 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   ctx.reasons.push(reason);
   ctx.detail = `${detail} (${code || 'parse error'})`;
   const rec = buildRecord(ctx, requestId, 'OTHER', socket.remoteAddress ?? '', status);
-  gw.audit.write(rec);
-  gw.metrics.auditRecords.inc();
+  gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', reason, 'none', 'OTHER', rec.event.duration / 1e9);
   // A request on this connection is still being answered (the parse error came from its body or from bytes after
   // it): a second response here would interleave with that one. Let it finish and close the connection after it.

@@ -112,7 +112,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.keys.stop();
     await this.forwarder.close();
-    await this.audit.flush();
+    await this.audit.close();
     await this.store.close();
   }
 }

@@ -72,8 +72,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       http: { request: { id: request.id, method: request.method } },
       metagate: { admin: details, config_hash: gw.runtime.hash },
     };
-    gw.audit.write(rec);
-    gw.metrics.auditRecords.inc();
+    gw.metrics.countAudit(gw.audit.write(rec));
     gw.metrics.adminActions.inc({ action, outcome });
   };
   const refused = (request: FastifyRequest, reply: FastifyReply, action: AdminAction, detail: string, extra: Record<string, unknown> = {}) => {

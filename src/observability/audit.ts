@@ -1,7 +1,8 @@
 // The audit trail: one hash-chained JSON line per decision and per admin action, written through pino.
 
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import pino from 'pino';
 import type { DenyReason } from '../policy/reasons.js';
@@ -59,58 +60,192 @@ export function chainHash(prev: string, seq: number, body: string): string {
   return createHash('sha256').update(prev).update('\n').update(String(seq)).update('\n').update(body).digest('hex');
 }
 
-function lastLineOf(file: string): string | null {
-  if (!existsSync(file)) return null;
-  const size = statSync(file).size;
-  if (size === 0) return null;
-  const fd = openSync(file, 'r');
+const TAIL_BYTES = 256 * 1024;
+
+/** The chain fields of one serialised record, or null when the line carries none. */
+export function chainOf(line: string): { seq: number; prev: string; hash: string } | null {
+  const at = line.lastIndexOf(CHAIN_MARKER);
+  if (at === -1 || !line.endsWith('}}')) return null;
   try {
-    const len = Math.min(size, 64 * 1024);
+    const c = JSON.parse(line.slice(at + CHAIN_MARKER.length - 1, -1)) as { seq?: unknown; prev?: unknown; hash?: unknown };
+    if (!Number.isSafeInteger(c.seq) || typeof c.prev !== 'string' || typeof c.hash !== 'string' || !/^[0-9a-f]{64}$/.test(c.hash)) return null;
+    return { seq: c.seq as number, prev: c.prev, hash: c.hash };
+  } catch {
+    return null;
+  }
+}
+
+/** The last complete line of a file, and whether the file ends in the middle of a line (a write cut short). */
+function tailOf(file: string): { line: string | null; partial: boolean } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return { line: null, partial: false };
+  }
+  try {
+    const st = fstatSync(fd);
+    // not a regular file (a directory, a FIFO): nothing to resume from; opening it for writing will fail loudly
+    if (!st.isFile() || st.size === 0) return { line: null, partial: false };
+    const size = st.size;
+    const len = Math.min(size, TAIL_BYTES);
     const buf = Buffer.alloc(len);
     readSync(fd, buf, 0, len, size - len);
-    const text = buf.toString('utf8').replace(/\n+$/, '');
-    return text.slice(text.lastIndexOf('\n') + 1) || null;
+    const text = buf.toString('utf8');
+    const partial = !text.endsWith('\n');
+    // drop an unfinished last line: the chain continues from the last record that was written whole
+    const complete = partial ? text.slice(0, text.lastIndexOf('\n') + 1) : text;
+    const trimmed = complete.replace(/\n+$/, '');
+    if (trimmed === '') return { line: null, partial };
+    return { line: trimmed.slice(trimmed.lastIndexOf('\n') + 1), partial };
   } finally {
     closeSync(fd);
   }
 }
 
-/** The chain position to continue from when appending to an existing file. */
-function resumePoint(file: string): { prev: string; seq: number } {
-  const line = lastLineOf(file);
-  if (!line) return { prev: GENESIS, seq: 0 };
-  const at = line.lastIndexOf(CHAIN_MARKER);
-  if (at === -1) return { prev: GENESIS, seq: 0 };
+export interface ResumePoint {
+  prev: string;
+  seq: number;
+  /** the file the chain continues from: the destination itself, a rotated sibling, or null for genesis */
+  from: string | null;
+}
+
+/**
+ * Rotated segments of `file`: siblings named `<name>.<suffix>` or `<name>-<suffix>` (logrotate's numbered and
+ * dateext styles). Compressed segments are skipped: their last record cannot be read.
+ */
+export function rotatedSiblings(file: string): string[] {
+  const dir = dirname(file);
+  const name = basename(file);
+  let entries: string[];
   try {
-    const chain = JSON.parse(line.slice(at + CHAIN_MARKER.length - 1, -1)) as { seq: number; hash: string };
-    return { prev: chain.hash, seq: chain.seq };
+    entries = readdirSync(dir);
   } catch {
-    return { prev: GENESIS, seq: 0 };
+    return [];
+  }
+  return entries
+    .filter((e) => e !== name && (e.startsWith(`${name}.`) || e.startsWith(`${name}-`)) && !/\.(gz|bz2|xz|zst|zip)$/.test(e))
+    .map((e) => join(dir, e))
+    .filter((p) => {
+      try {
+        return statSync(p).isFile();
+      } catch {
+        return false;
+      }
+    });
+}
+
+/**
+ * Where to continue the chain when appending to `file`: its own last record; if it is new or empty, the last
+ * record of the newest rotated segment (highest sequence number), so `audit verify old new` holds across a
+ * rotation; otherwise genesis.
+ */
+export function resumePoint(file: string): ResumePoint {
+  const own = tailOf(file).line;
+  if (own !== null) {
+    const c = chainOf(own);
+    return c ? { prev: c.hash, seq: c.seq, from: file } : { prev: GENESIS, seq: 0, from: null };
+  }
+  let best: ResumePoint = { prev: GENESIS, seq: 0, from: null };
+  for (const sibling of rotatedSiblings(file)) {
+    const line = tailOf(sibling).line;
+    const c = line === null ? null : chainOf(line);
+    if (c && c.seq > best.seq) best = { prev: c.hash, seq: c.seq, from: sibling };
+  }
+  return best;
+}
+
+interface FileStream extends pino.DestinationStream {
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  once(event: string, listener: (...args: never[]) => void): unknown;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+  readonly fd: number;
+  reopen(): void;
+  end(): void;
+  destroy(): void;
+}
+
+/**
+ * Stop a failed file destination for good, as pino itself does on EPIPE. SonicBoom keeps a chunk whose write failed
+ * and its synchronous flush (pino's process-exit hook) retries it forever on errors such as ENOSPC, so a gateway
+ * whose disk filled up could never exit. Nothing is written to a failed trail again, so nothing needs to retry.
+ */
+function abandon(stream: FileStream): void {
+  const s = stream as unknown as { write: (chunk: string) => boolean; flush: (cb?: (err?: Error) => void) => void; flushSync: () => void };
+  s.write = () => true;
+  s.flush = (cb) => cb?.();
+  s.flushSync = () => {};
+  // close the file if it was opened (an open that failed has nothing to close)
+  if (stream.fd >= 0) {
+    try {
+      stream.destroy();
+    } catch {
+      // already closing
+    }
   }
 }
+
+const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 
 export class AuditTrail {
   private readonly logger: pino.Logger;
   private readonly stream: pino.DestinationStream & { on?: (event: 'error', listener: (err: Error) => void) => unknown };
+  /** the SonicBoom the trail opened itself (a file or stdout), which writes asynchronously */
+  private readonly file: FileStream | null = null;
+  /** the file path, when the destination is a file (it can be reopened) */
+  private readonly path: string | null = null;
   private prev: string;
   private seq: number;
   private failed: Error | null = null;
+  private closed = false;
+  /** bytes handed to a file destination and not yet written */
+  private pending = 0;
+  /** where the chain was continued from at start (null: genesis) */
+  readonly resumedFrom: string | null;
+  /** records handed to the destination */
   written = 0;
+  /** records not written because the trail had already failed or was closed */
+  dropped = 0;
 
   constructor(opts: AuditTrailOptions) {
-    if (typeof opts.destination === 'string') {
-      const dest = opts.destination === 'stdout' ? 1 : opts.destination;
-      const start = typeof dest === 'string' ? resumePoint(dest) : { prev: GENESIS, seq: 0 };
+    if (typeof opts.destination === 'string' && opts.destination !== 'stdout') {
+      const dest = opts.destination;
+      const start = resumePoint(dest);
+      // a write cut short (crash, full disk) left half a line: start on a fresh line so new records stay whole
+      if (tailOf(dest).partial) appendFileSync(dest, '\n');
       this.prev = start.prev;
       this.seq = start.seq;
-      this.stream = pino.destination({ dest, sync: false, mkdir: true, minLength: 0 });
+      this.resumedFrom = start.from;
+      this.path = dest;
+      this.file = pino.destination({ dest, sync: false, mkdir: true, minLength: 0 }) as unknown as FileStream;
+      this.stream = this.file;
+    } else if (opts.destination === 'stdout') {
+      // stdout cannot be read back: every process start begins a new chain at genesis
+      this.prev = GENESIS;
+      this.seq = 0;
+      this.resumedFrom = null;
+      this.file = pino.destination({ dest: 1, sync: false, minLength: 0 }) as unknown as FileStream;
+      this.stream = this.file;
     } else {
       this.prev = GENESIS;
       this.seq = 0;
+      this.resumedFrom = null;
       this.stream = opts.destination as unknown as pino.DestinationStream;
     }
+    this.file?.on('write', (n: number) => {
+      this.pending -= n;
+    });
+    let reported: Error | null = null;
     const onError = (err: Error) => {
-      this.failed = err;
+      // pino's own error filter re-emits each error once more: count every error once
+      if (err === reported) return;
+      reported = err;
+      // the first failure is sticky: the trail stays unhealthy (readiness false, vendor traffic refused when
+      // audit.failClosed) until the gateway is restarted; later records are counted as dropped, not buffered
+      if (this.failed === null) {
+        this.failed = err;
+        if (this.file) abandon(this.file);
+      }
       opts.onWriteError?.(err);
     };
     this.stream.on?.('error', onError);
@@ -134,6 +269,7 @@ export class AuditTrail {
     const hash = chainHash(this.prev, seq, body);
     const out = `${body}${CHAIN_MARKER}"seq":${seq},"prev":"${this.prev}","hash":"${hash}"}}\n`;
     this.prev = hash;
+    if (this.file) this.pending += Buffer.byteLength(out);
     return out;
   }
 
@@ -145,15 +281,81 @@ export class AuditTrail {
     return this.failed;
   }
 
-  write(record: AuditRecord): void {
-    this.written++;
-    this.logger.info(record);
+  /** The chain position of the last record handed to the destination. */
+  get head(): { seq: number; hash: string } {
+    return { seq: this.seq, hash: this.prev };
   }
 
-  /** Flush buffered records to the destination (used at shutdown). */
-  flush(): Promise<void> {
+  /** Hand one record to the destination; false when it was dropped because the trail has failed or is closed. */
+  write(record: AuditRecord): boolean {
+    if (this.failed !== null || this.closed) {
+      // nothing can be written: keep memory bounded instead of queueing records for a dead destination
+      this.dropped++;
+      return false;
+    }
+    this.written++;
+    this.logger.info(record);
+    return true;
+  }
+
+  /**
+   * Wait until every record handed over so far is written (and, for a file, fsync'ed). Resolves early when the
+   * trail has failed, or after `timeoutMs` so a hung disk cannot block shutdown forever.
+   */
+  flush(timeoutMs = DEFAULT_FLUSH_TIMEOUT_MS): Promise<void> {
+    const file = this.file;
+    if (!file) {
+      return new Promise((resolve) => {
+        this.logger.flush(() => resolve());
+      });
+    }
     return new Promise((resolve) => {
-      this.logger.flush(() => resolve());
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        file.off('drain', check);
+        file.off('write', check);
+        file.off('error', finish);
+        resolve();
+      };
+      const check = () => {
+        if (this.failed !== null) return finish();
+        if (this.pending > 0) return undefined;
+        if (file.fd < 0) return finish();
+        fsync(file.fd, () => finish());
+        return undefined;
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      timer.unref();
+      file.on('drain', check);
+      file.on('write', check);
+      file.once('error', finish);
+      check();
     });
+  }
+
+  /**
+   * Reopen a file destination by its path, for rotation by renaming: records written after this go to a new
+   * file at the configured path, and its first record links to the last one in the renamed file.
+   */
+  reopen(): void {
+    if (this.file && this.path !== null && !this.closed && this.failed === null) this.file.reopen();
+  }
+
+  /** Flush, then close the destination; later records are dropped. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.file && this.path !== null && this.failed === null) {
+      const file = this.file;
+      await new Promise<void>((resolve) => {
+        file.once('close', () => resolve());
+        file.once('error', () => resolve());
+        file.end();
+      });
+    }
   }
 }

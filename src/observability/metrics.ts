@@ -1,11 +1,12 @@
 // Prometheus metrics: one registry per app instance, every label drawn from a closed set.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { CATEGORIES, DENY_REASONS, type DenyReason } from '../policy/reasons.js';
+import { CATEGORIES, DENY_REASONS, isDenyReason, type DenyReason } from '../policy/reasons.js';
 
 export const METHOD_LABELS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'OTHER'] as const;
 export type MethodLabel = (typeof METHOD_LABELS)[number];
 const METHOD_SET: ReadonlySet<string> = new Set(METHOD_LABELS);
+const CATEGORY_SET: ReadonlySet<string> = new Set(CATEGORIES);
 
 export function methodLabel(method: string): MethodLabel {
   return (METHOD_SET.has(method) ? method : 'OTHER') as MethodLabel;
@@ -13,6 +14,14 @@ export function methodLabel(method: string): MethodLabel {
 
 export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'status_5xx', 'status_other', 'redirect', 'not_json', 'encoded', 'too_large', 'bad_json', 'shape', 'other'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
+
+/** The reasons the authenticate stage can give (a subset of DENY_REASONS). */
+export const TOKEN_FAILURE_REASONS = ['token_missing', 'token_invalid', 'token_expired', 'token_not_yet_valid', 'issuer_mismatch', 'audience_mismatch', 'token_type_invalid', 'keys_unavailable'] as const satisfies readonly DenyReason[];
+/** Values of the `result` label of metagate_token_verifications_total. */
+export const TOKEN_RESULTS = ['verified', 'cached', ...TOKEN_FAILURE_REASONS] as const;
+export const JWKS_REFRESH_RESULTS = ['success', 'unchanged', 'failure'] as const;
+export const RELOAD_RESULTS = ['success', 'failure'] as const;
+export const DECISIONS = ['allow', 'deny'] as const;
 
 export interface MetricsOptions {
   version: string;
@@ -24,6 +33,7 @@ export interface MetricsOptions {
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'decision' | 'reason' | 'category' | 'method'>;
+  readonly denials: Counter<'reason'>;
   readonly requestDuration: Histogram<'decision'>;
   readonly upstreamDuration: Histogram<'category'>;
   readonly upstreamErrors: Counter<'kind'>;
@@ -39,6 +49,7 @@ export class Metrics {
   readonly revocations: Gauge;
   readonly fieldsRemoved: Counter<'field'>;
   readonly auditRecords: Counter;
+  readonly auditDropped: Counter;
   readonly auditFailures: Counter;
   readonly auditHealthy: Gauge;
   readonly configReloads: Counter<'result'>;
@@ -50,22 +61,24 @@ export class Metrics {
     const r = this.registry;
     this.fieldSet = new Set(opts.filterFields);
     this.requests = new Counter({ name: 'metagate_requests_total', help: 'Vendor requests by decision, reason, category and method.', labelNames: ['decision', 'reason', 'category', 'method'], registers: [r] });
+    this.denials = new Counter({ name: 'metagate_denials_total', help: 'Refused vendor requests by first reason; every reason exists from start (at 0) so alerts see the first one.', labelNames: ['reason'], registers: [r] });
     this.requestDuration = new Histogram({ name: 'metagate_request_duration_seconds', help: 'Time from request arrival to response end.', labelNames: ['decision'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r] });
     this.upstreamDuration = new Histogram({ name: 'metagate_upstream_duration_seconds', help: 'Time the metadata platform took to answer allowed requests.', labelNames: ['category'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r] });
     this.upstreamErrors = new Counter({ name: 'metagate_upstream_errors_total', help: 'Upstream failures and rejected upstream responses by kind.', labelNames: ['kind'], registers: [r] });
     this.jwksRefreshes = new Counter({ name: 'metagate_jwks_refreshes_total', help: 'JWKS loads by result (success, unchanged, failure).', labelNames: ['result'], registers: [r] });
     this.jwksLastSuccess = new Gauge({ name: 'metagate_jwks_last_success_timestamp_seconds', help: 'Unix time of the last successful JWKS load.', registers: [r] });
     this.jwksUsable = new Gauge({ name: 'metagate_jwks_usable', help: '1 while signing keys are loaded and not older than the maximum staleness.', registers: [r] });
-    this.tokenVerifications = new Counter({ name: 'metagate_token_verifications_total', help: 'Token checks by result: verified, cached, or the deny reason.', labelNames: ['result'], registers: [r] });
+    this.tokenVerifications = new Counter({ name: 'metagate_token_verifications_total', help: 'Bearer token checks by result: verified, cached, or the authentication failure reason.', labelNames: ['result'], registers: [r] });
     this.storeUp = new Gauge({ name: 'metagate_store_up', help: '1 while the shared-state store answers.', labelNames: ['backend'], registers: [r] });
     this.storeLatency = new Histogram({ name: 'metagate_store_check_duration_seconds', help: 'Duration of the per-request shared-state check.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [r] });
     this.storeErrors = new Counter({ name: 'metagate_store_errors_total', help: 'Shared-state checks that failed (requests refused with state_unavailable).', registers: [r] });
     this.killSwitch = new Gauge({ name: 'metagate_kill_switch_active', help: '1 while a kill switch (global or organisation) is engaged.', registers: [r] });
     this.windowsActive = new Gauge({ name: 'metagate_suspension_windows_active', help: 'Suspension windows in force now.', registers: [r] });
-    this.revocations = new Gauge({ name: 'metagate_revocations', help: 'Revocations in force (subjects and tokens).', registers: [r] });
+    this.revocations = new Gauge({ name: 'metagate_revocations_active', help: 'Revocations in force (subjects and tokens).', registers: [r] });
     this.fieldsRemoved = new Counter({ name: 'metagate_filter_fields_removed_total', help: 'Data-bearing fields removed from responses, by configured field entry.', labelNames: ['field'], registers: [r] });
-    this.auditRecords = new Counter({ name: 'metagate_audit_records_total', help: 'Audit records handed to the audit trail.', registers: [r] });
-    this.auditFailures = new Counter({ name: 'metagate_audit_write_failures_total', help: 'Failures writing the audit trail.', registers: [r] });
+    this.auditRecords = new Counter({ name: 'metagate_audit_records_total', help: 'Audit records produced (one per vendor request and admin action); while the trail has failed they are not written.', registers: [r] });
+    this.auditDropped = new Counter({ name: 'metagate_audit_records_dropped_total', help: 'Audit records that could not be written because the audit trail had failed.', registers: [r] });
+    this.auditFailures = new Counter({ name: 'metagate_audit_write_failures_total', help: 'Write errors reported by the audit destination (the first one makes the trail unhealthy until restart).', registers: [r] });
     this.auditHealthy = new Gauge({ name: 'metagate_audit_healthy', help: '1 while the audit trail can be written.', registers: [r] });
     this.configReloads = new Counter({ name: 'metagate_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers: [r] });
     this.configInfo = new Gauge({ name: 'metagate_config_info', help: 'Hash of the configuration in force (value 1).', labelNames: ['hash'], registers: [r] });
@@ -74,9 +87,16 @@ export class Metrics {
     build.set({ version: opts.version, node: process.version }, 1);
     this.auditHealthy.set(1);
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: 'metagate_' });
-    // pre-create the zero series SOC alerts look at, so rate() works from the first scrape
-    for (const reason of DENY_REASONS) this.tokenVerifications.inc({ result: reason }, 0);
+    // Pre-create every series of a closed label set that alerts and dashboards look at: a counter series that
+    // appears only with its first increment is invisible to increase()/rate() for that first event.
+    for (const reason of DENY_REASONS) this.denials.inc({ reason }, 0);
+    for (const result of TOKEN_RESULTS) this.tokenVerifications.inc({ result }, 0);
+    for (const kind of UPSTREAM_ERROR_KINDS) this.upstreamErrors.inc({ kind }, 0);
+    for (const result of JWKS_REFRESH_RESULTS) this.jwksRefreshes.inc({ result }, 0);
+    for (const result of RELOAD_RESULTS) this.configReloads.inc({ result }, 0);
+    for (const decision of DECISIONS) this.requestDuration.zero({ decision });
     this.auditFailures.inc(0);
+    this.auditDropped.inc(0);
     this.storeErrors.inc(0);
     for (const c of CATEGORIES) this.upstreamDuration.zero({ category: c });
   }
@@ -97,8 +117,18 @@ export class Metrics {
     for (const f of fields) this.fieldSet.add(f);
   }
 
+  /** Count one audit record; `written` is what AuditTrail.write returned. */
+  countAudit(written: boolean): void {
+    this.auditRecords.inc();
+    if (!written) this.auditDropped.inc();
+  }
+
   recordRequest(decision: 'allow' | 'deny', reason: DenyReason | 'none', category: string, method: string, seconds: number): void {
-    this.requests.inc({ decision, reason, category, method: methodLabel(method) });
+    // the label sets stay closed even if a caller passes something unexpected
+    const cat = CATEGORY_SET.has(category) ? category : 'none';
+    const why = reason === 'none' || isDenyReason(reason) ? reason : 'internal_error';
+    this.requests.inc({ decision, reason: why, category: cat, method: methodLabel(method) });
+    if (decision === 'deny' && why !== 'none') this.denials.inc({ reason: why });
     this.requestDuration.observe({ decision }, seconds);
   }
 }

@@ -28,7 +28,12 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
     if (id.org !== undefined) mg.org = id.org;
     if (id.jti !== undefined) mg.token_id = id.jti;
   }
-  if (ctx.token) mg.token_fingerprint = ctx.token.fingerprint;
+  if (ctx.token) {
+    mg.token_fingerprint = ctx.token.fingerprint;
+    // a verified token refused on its claims still names its token id: analysts revoke and correlate by it
+    const jti = ctx.token.payload.jti;
+    if (mg.token_id === undefined && typeof jti === 'string') mg.token_id = jti;
+  }
   if (ctx.upstreamStatus !== undefined) mg.upstream_status = ctx.upstreamStatus;
   if (ctx.upstreamMs !== undefined) mg.upstream_ms = Math.round(ctx.upstreamMs * 1000) / 1000;
   if (ctx.fieldsRemoved && ctx.fieldsRemoved.size > 0) mg.fields_removed = Object.fromEntries(ctx.fieldsRemoved);
@@ -46,16 +51,20 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
   return rec;
 }
 
-/** Write the record once; later calls for the same request do nothing. */
-export function recordDecision(deps: AuditDeps, request: FastifyRequest, reply: FastifyReply | null, statusOverride?: number): void {
+/**
+ * Write the record once; later calls for the same request do nothing. Returns whether the record was handed to a
+ * healthy trail (null when the request was already recorded).
+ */
+export function recordDecision(deps: AuditDeps, request: FastifyRequest, reply: FastifyReply | null, statusOverride?: number): boolean | null {
   const ctx = request.mg;
-  if (!ctx || ctx.audited) return;
+  if (!ctx || ctx.audited) return null;
   ctx.audited = true;
   // a request that was allowed but whose answer was an upstream failure is recorded with that reason
   const status = statusOverride ?? reply?.statusCode ?? 0;
   const rec = buildRecord(ctx, request.id, request.method, request.ip, status);
-  deps.audit.write(rec);
-  deps.metrics.auditRecords.inc();
+  const written = deps.audit.write(rec);
+  deps.metrics.countAudit(written);
   deps.metrics.recordRequest(rec.metagate.decision, ctx.reasons[0] ?? 'none', ctx.rule?.category ?? 'none', request.method, rec.event.duration / 1e9);
   if (rec.metagate.decision === 'allow' && ctx.upstreamMs !== undefined && ctx.rule) deps.metrics.upstreamDuration.observe({ category: ctx.rule.category }, ctx.upstreamMs / 1000);
+  return written;
 }

@@ -128,6 +128,8 @@ export interface HarnessOptions {
   configure?: (cfg: Record<string, any>) => void;
   store?: StateStore;
   now?: () => number;
+  /** write the audit trail to this file instead of the in-memory sink (`audit` then stays empty) */
+  auditFile?: string;
 }
 
 export interface Harness {
@@ -154,7 +156,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const runtime = buildRuntime(cfg, { env: TEST_ENV, source: 'test harness' });
   const audit = new AuditSink();
   const gateway = await startGateway(runtime, {
-    auditDestination: audit,
+    auditDestination: opts.auditFile ?? audit,
     logger: createLogger('silent'),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.now ? { now: opts.now } : {}),

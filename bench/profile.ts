@@ -1,0 +1,100 @@
+// `npx tsx bench/profile.ts [seconds]`: run metagate under --cpu-prof with the benchmark load and print where the CPU
+// time goes (self time by function, inclusive time by package/file). Used to decide what to optimise.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDevIssuer, personas } from '../src/demo/issuer.js';
+
+const SECONDS = Number(process.argv[2] ?? 10);
+const dir = mkdtempSync(join(tmpdir(), 'metagate-profile-'));
+const kids: ChildProcess[] = [];
+process.on('exit', () => kids.forEach((k) => k.exitCode === null && k.kill('SIGKILL')));
+
+function start(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    kids.push(proc);
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve({ proc, port: Number(m[1]) });
+    });
+    proc.on('exit', (c) => reject(new Error(`exited ${c}`)));
+  });
+}
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+function summarize(file: string): void {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const time = new Map<number, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const d = p.timeDeltas[i] ?? 0;
+    time.set(id, (time.get(id) ?? 0) + d);
+    total += d;
+  });
+  const where = (u: string) => (u.includes('node_modules/') ? u.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1') : u.includes('/src/') ? u.replace(/.*\/(src\/.*)/, '$1') : u || '(native)');
+  const self = new Map<string, number>();
+  const incl = new Map<string, number>();
+  for (const [id, t] of time) {
+    const cf = byId.get(id)!.callFrame;
+    const key = `${cf.functionName || '(anonymous)'}  ${where(cf.url)}:${cf.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + t);
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const w = where(byId.get(cur)!.callFrame.url);
+      if (!seen.has(w)) {
+        seen.add(w);
+        incl.set(w, (incl.get(w) ?? 0) + t);
+      }
+    }
+  }
+  const pct = (t: number) => `${((t / total) * 100).toFixed(1).padStart(5)}%`;
+  console.log('\nself time, top 30:');
+  for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(pct(t), k);
+  console.log('\ninclusive time by package / source file, top 30:');
+  for (const [k, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(pct(t), k);
+}
+
+const issuer = await createDevIssuer({ issuer: 'https://idp.bench.invalid', audience: 'metagate-bench', kid: 'bench' });
+writeFileSync(join(dir, 'jwks.json'), JSON.stringify(issuer.jwks));
+const token = await issuer.mint(personas(Math.floor(Date.now() / 1000)).geheim!.claims, { expiresInSec: 3600 });
+const up = await start(['--import', 'tsx', 'bench/servers/upstream.ts']);
+writeFileSync(
+  join(dir, 'mg.yaml'),
+  `vendor: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+upstream: { url: "http://127.0.0.1:${up.port}", connections: 128 }
+auth: { issuer: https://idp.bench.invalid, audience: metagate-bench, algorithms: [ES256], jwks: { file: "${join(dir, 'jwks.json')}" } }
+policy:
+  categories: { catalogue: { minClearance: STG_CONFIDENTIEEL }, lineage: { minClearance: STG_GEHEIM }, usage: { minClearance: STG_CONFIDENTIEEL } }
+routes: { profiles: [openmetadata] }
+state: { backend: memory, rateLimit: { perSubject: 100000000, windowSec: 60 } }
+audit: { destination: "${join(dir, 'audit.jsonl')}" }
+log: { level: warn }
+`,
+);
+const mg = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers/metagate.ts', join(dir, 'mg.yaml')]);
+const url = `http://127.0.0.1:${mg.port}/api/v1/tables/c019434d-4146-4bc8-9c53-d0c56cdd7ac9`;
+spawnSync('wrk', ['-t1', '-c50', '-d2s', '-H', `Authorization: Bearer ${token}`, url]); // warm-up (in the profile too, but short)
+const r = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, url], { encoding: 'utf8' });
+console.log(r.stdout.split('\n').filter((l) => /Requests\/sec|Non-2xx|Latency /.test(l)).join('\n'));
+await new Promise<void>((resolve) => {
+  mg.proc.once('exit', () => resolve());
+  mg.proc.kill('SIGTERM');
+});
+const prof = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
+if (!prof) throw new Error('no profile written');
+summarize(prof);
+process.exit(0);

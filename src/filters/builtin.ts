@@ -1,4 +1,5 @@
 // Filters every configuration can name without defining them: the data-bearing field lists of DESIGN §5.
+// Each list holds every entry of its shipped profile's deny filter (a unit test keeps them in step).
 
 import type { FilterConfig } from '../config/types.js';
 
@@ -6,17 +7,31 @@ import type { FilterConfig } from '../config/types.js';
 export const OPENMETADATA_DATA_FIELDS = Object.freeze([
   'sampleData',
   'profile',
+  'customMetricsProfile',
   'tableProfilerConfig',
+  'databaseProfilerConfig',
+  'databaseSchemaProfilerConfig',
+  'profileQuery',
+  'partitionValues',
   'customMetrics',
+  'testSuite',
+  'testCaseResult',
+  'testCaseResults',
+  'testResultValue',
+  'failedRowsSample',
+  'inspectionQuery',
   'schemaDefinition',
   'viewDefinition',
   'sql',
   'rawSql',
   'query',
   'sqlQuery',
-  'testCaseResult',
-  'testCaseResults',
-  'failedRowsSample',
+  'taskSQL',
+  'storedProcedureCode',
+  'columnsLineage.function',
+  'columns.function',
+  'oldValue',
+  'newValue',
 ]);
 
 /** Fields that carry data values inside Marquez / OpenLineage metadata responses. */
@@ -25,13 +40,17 @@ export const MARQUEZ_DATA_FIELDS = Object.freeze([
   'dataQualityAssertions',
   'columnMetrics',
   'dataSource.uri',
+  'connectionUrl',
   'sql',
   'sourceCode',
+  'context',
   'errorMessage',
   'args',
   'transformationDescription',
+  'transformations.description',
   'latestRun',
   'latestRuns',
+  'createdByRun',
 ]);
 
 export const BUILTIN_FILTERS: Readonly<Record<string, FilterConfig>> = Object.freeze({

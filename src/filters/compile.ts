@@ -16,62 +16,110 @@ export interface CompiledFilter {
   /** the configured entries: the only values removal counts are keyed by */
   readonly entries: readonly string[];
   /**
-   * Filter a parsed JSON value. May mutate and return it. Counts each removal in `removed` by configured entry.
-   * Throws FilterRejection on a shape it does not accept or nesting deeper than maxDepth.
+   * Filter a parsed JSON value. May mutate its input; use the returned value. Counts each removal in `removed` by
+   * configured entry. Throws FilterRejection on a shape it does not accept or on nesting deeper than maxDepth
+   * (the number of nested arrays/objects: `{}` and `[1]` are depth 1, `{"a":[{}]}` is depth 3).
    */
   apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown;
 }
 
 export function compileFilter(name: string, cfg: FilterConfig): { filter?: CompiledFilter; errors: string[] } {
+  if (cfg.fields.length === 0) return { errors: [`filter "${name}" lists no fields (a ${cfg.mode} filter needs at least one)`] };
+  const seen = new Set<string>();
+  const dupes = cfg.fields.filter((f) => seen.size === seen.add(f).size);
+  if (dupes.length > 0) return { errors: dupes.map((d) => `entry "${d}" is listed more than once`) };
   return cfg.mode === 'deny' ? compileDeny(name, cfg.fields) : compileAllow(name, cfg.fields);
 }
 
-const FIELD_NAME_RE = /^[A-Za-z_$@#-][A-Za-z0-9_$@#.:-]*$/;
+const FIELD_NAME_RE = /^[A-Za-z_$@#-][A-Za-z0-9_$@#:-]*$/;
 
 function bump(removed: Map<string, number>, key: string): void {
   removed.set(key, (removed.get(key) ?? 0) + 1);
 }
 
+function tooDeep(maxDepth: number): FilterRejection {
+  return new FilterRejection(`response nested deeper than ${maxDepth} levels`);
+}
+
+/** Set an own enumerable property even for the key "__proto__" (plain assignment would replace the prototype). */
+function setOwn(obj: Record<string, unknown>, key: string, v: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true });
+  else obj[key] = v;
+}
+
+/** What a deny filter knows about one key name: removed anywhere, and/or only under certain parent keys. */
+interface DenyKey {
+  anywhere?: string;
+  parents?: Map<string, string>;
+}
+
 function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter; errors: string[] } {
   const errors: string[] = [];
-  // key name → entry to count under, for entries that match at any depth
-  const anywhere = new Map<string, string>();
-  // key name → (parent key name → entry), for 'parent.child' entries
-  const underParent = new Map<string, Map<string, string>>();
+  // key name → how it is denied (one lookup per key while walking)
+  const denied = new Map<string, DenyKey>();
+  const slot = (key: string): DenyKey => {
+    let d = denied.get(key);
+    if (!d) denied.set(key, (d = {}));
+    return d;
+  };
   for (const entry of fields) {
     const parts = entry.split('.');
     if (parts.length > 2 || parts.some((p) => p.length === 0 || !FIELD_NAME_RE.test(p))) {
       errors.push(`deny entry "${entry}" must be a field name or "parent.child"`);
       continue;
     }
-    if (parts.length === 1) anywhere.set(parts[0]!, entry);
+    if (parts.length === 1) slot(parts[0]!).anywhere = entry;
     else {
       const [parent, child] = parts as [string, string];
-      let m = underParent.get(child);
-      if (!m) underParent.set(child, (m = new Map()));
-      m.set(parent, entry);
+      (slot(child).parents ??= new Map()).set(parent, entry);
     }
   }
   if (errors.length > 0) return { errors };
 
-  const walk = (value: unknown, parentKey: string | null, removed: Map<string, number>, depth: number, maxDepth: number): void => {
-    if (value === null || typeof value !== 'object') return;
-    if (depth > maxDepth) throw new FilterRejection(`response nested deeper than ${maxDepth} levels`);
+  // Returns the filtered container. An object that loses a key is rebuilt without it rather than `delete`d: delete
+  // turns V8 objects into slow dictionaries (and stringify with them); untouched objects are returned as they are.
+  const walk = (value: object, parentKey: string | null, removed: Map<string, number>, depth: number, maxDepth: number): object => {
+    if (depth > maxDepth) throw tooDeep(maxDepth);
     if (Array.isArray(value)) {
       // array elements inherit the array's key as their parent, so 'columns.profile' reaches columns[i].profile
-      for (let i = 0; i < value.length; i++) walk(value[i], parentKey, removed, depth + 1, maxDepth);
-      return;
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        if (v !== null && typeof v === 'object') {
+          const w = walk(v, parentKey, removed, depth + 1, maxDepth);
+          if (w !== v) value[i] = w;
+        }
+      }
+      return value;
     }
     const rec = value as Record<string, unknown>;
-    for (const key of Object.keys(rec)) {
-      const hit = anywhere.get(key) ?? (parentKey !== null ? underParent.get(key)?.get(parentKey) : undefined);
-      if (hit !== undefined) {
-        delete rec[key];
-        bump(removed, hit);
-        continue;
+    const keys = Object.keys(rec);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const d = denied.get(key);
+      if (d !== undefined) {
+        const hit = d.anywhere ?? (parentKey !== null ? d.parents?.get(parentKey) : undefined);
+        if (hit !== undefined) {
+          bump(removed, hit);
+          if (out === undefined) {
+            out = {};
+            for (let j = 0; j < i; j++) setOwn(out, keys[j]!, rec[keys[j]!]);
+          }
+          continue;
+        }
       }
-      walk(rec[key], key, removed, depth + 1, maxDepth);
+      let v = rec[key];
+      if (v !== null && typeof v === 'object') {
+        const w = walk(v, key, removed, depth + 1, maxDepth);
+        if (w !== v) {
+          v = w;
+          // an own data property: assignment never reaches a prototype setter, even for "__proto__"
+          if (out === undefined) rec[key] = w;
+        }
+      }
+      if (out !== undefined) setOwn(out, key, v);
     }
+    return out ?? rec;
   };
 
   return {
@@ -81,8 +129,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
       mode: 'deny' as const,
       entries: Object.freeze([...fields]),
       apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown {
-        walk(value, null, removed, 0, maxDepth);
-        return value;
+        return value !== null && typeof value === 'object' ? walk(value, null, removed, 1, maxDepth) : value;
       },
     }),
   };
@@ -92,13 +139,14 @@ interface ShapeNode {
   fields: Map<string, ShapeNode> | null; // object with these fields
   items: ShapeNode | null; // array of these
   leaf: boolean; // scalar or array of scalars
+  path: string; // for rejection messages: configured names only, never text from the response
 }
 
-const newNode = (): ShapeNode => ({ fields: null, items: null, leaf: false });
+const newNode = (path: string): ShapeNode => ({ fields: null, items: null, leaf: false, path });
 
 function compileAllow(name: string, fields: string[]): { filter?: CompiledFilter; errors: string[] } {
   const errors: string[] = [];
-  const root = newNode();
+  const root = newNode('');
   for (const entry of fields) {
     // tokens: names and '[]' markers, e.g. 'data[].columns[].name' → data [] columns [] name
     const tokens: string[] = [];
@@ -117,54 +165,65 @@ function compileAllow(name: string, fields: string[]): { filter?: CompiledFilter
       continue;
     }
     let node = root;
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!;
-      if (t === '[]') {
-        node.items ??= newNode();
-        node = node.items;
-      } else {
+    for (const t of tokens) {
+      if (t === '[]') node = node.items ??= newNode(`${node.path}[]`);
+      else {
         node.fields ??= new Map();
         let next = node.fields.get(t);
-        if (!next) node.fields.set(t, (next = newNode()));
+        if (!next) node.fields.set(t, (next = newNode(node.path ? `${node.path}.${t}` : t)));
         node = next;
       }
     }
     node.leaf = true;
   }
   if (errors.length > 0) return { errors };
-  // a node declared as a leaf and as a container is contradictory
-  const check = (n: ShapeNode, at: string): void => {
-    if (n.leaf && (n.fields || n.items)) errors.push(`allow entry "${at}" is listed both as a value and as a container`);
-    n.fields?.forEach((c, k) => check(c, at ? `${at}.${k}` : k));
-    if (n.items) check(n.items, `${at}[]`);
+  // a node declared as a leaf and as a container, or as an object and an array, is contradictory
+  const check = (n: ShapeNode): void => {
+    const at = n.path ? `allow entry "${n.path}"` : 'the top level';
+    if (n.leaf && (n.fields || n.items)) errors.push(`${at} is listed both as a value and as a container`);
+    else if (n.fields && n.items) errors.push(`${at} is listed both as an object and as an array`);
+    n.fields?.forEach((c) => check(c));
+    if (n.items) check(n.items);
   };
-  check(root, '');
+  check(root);
   if (errors.length > 0) return { errors };
 
-  const apply = (value: unknown, node: ShapeNode, removed: Map<string, number>, depth: number, maxDepth: number, at: string): unknown => {
-    if (depth > maxDepth) throw new FilterRejection(`response nested deeper than ${maxDepth} levels`);
-    if (value === null) return null;
+  const isScalar = (v: unknown): boolean => v === null || typeof v !== 'object';
+
+  const apply = (value: unknown, node: ShapeNode, removed: Map<string, number>, depth: number, maxDepth: number): unknown => {
+    if (value === null || typeof value !== 'object') {
+      if (node.leaf || value === null) return value;
+      throw new FilterRejection(`expected ${node.items ? 'an array' : 'an object'} at "${node.path}"`);
+    }
+    // value is a container: it adds a level
+    if (depth > maxDepth) throw tooDeep(maxDepth);
     if (node.leaf) {
-      if (typeof value !== 'object') return value;
-      if (Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object')) return value;
-      throw new FilterRejection(`unexpected structure at "${at}"`);
+      if (Array.isArray(value) && value.every(isScalar)) return value;
+      throw new FilterRejection(`unexpected structure at "${node.path}"`);
     }
     if (node.items) {
-      if (!Array.isArray(value)) throw new FilterRejection(`expected an array at "${at}"`);
+      if (!Array.isArray(value)) throw new FilterRejection(`expected an array at "${node.path}"`);
       const items = node.items;
-      return value.map((v) => apply(v, items, removed, depth + 1, maxDepth, `${at}[]`));
+      const out = new Array<unknown>(value.length);
+      for (let i = 0; i < value.length; i++) out[i] = apply(value[i], items, removed, depth + 1, maxDepth);
+      return out;
     }
-    if (typeof value !== 'object' || Array.isArray(value)) throw new FilterRejection(`expected an object at "${at}"`);
+    if (Array.isArray(value)) throw new FilterRejection(`expected an object at "${node.path}"`);
     const out: Record<string, unknown> = {};
     const src = value as Record<string, unknown>;
-    for (const key of Object.keys(src)) {
-      const child = node.fields?.get(key);
+    const keys = Object.keys(src);
+    const fieldsOf = node.fields;
+    let unlisted = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const child = fieldsOf?.get(key);
       if (!child) {
-        bump(removed, UNLISTED_FIELD);
+        unlisted++;
         continue;
       }
-      out[key] = apply(src[key], child, removed, depth + 1, maxDepth, at ? `${at}.${key}` : key);
+      setOwn(out, key, apply(src[key], child, removed, depth + 1, maxDepth));
     }
+    if (unlisted > 0) removed.set(UNLISTED_FIELD, (removed.get(UNLISTED_FIELD) ?? 0) + unlisted);
     return out;
   };
 
@@ -175,7 +234,7 @@ function compileAllow(name: string, fields: string[]): { filter?: CompiledFilter
       mode: 'allow' as const,
       entries: Object.freeze([...fields, UNLISTED_FIELD]),
       apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown {
-        return apply(value, root, removed, 0, maxDepth, '');
+        return apply(value, root, removed, 1, maxDepth);
       },
     }),
   };

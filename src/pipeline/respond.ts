@@ -18,6 +18,8 @@ export function applySecurityHeaders(reply: FastifyReply): void {
 
 /**
  * Refuse the request: record the reason(s) on the request context and send RFC 9457 problem details.
+ * The audit record is written during the send (onSend hook), so set everything the record should carry on the
+ * request context BEFORE calling this.
  * Returns the reply so async hooks can `return refuse(...)` and stop the chain.
  */
 export function refuse(

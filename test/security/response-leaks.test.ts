@@ -1,0 +1,609 @@
+// Response leaks (DESIGN §3 stage 7, §6.7, §7): whatever the upstream answers — compressed, not JSON, oversized,
+// endless, truncated, slow, absurdly nested, a redirect, an error page, or with headers of its own — the vendor gets
+// either a filtered JSON answer or a generic problem, never upstream bytes, internal addresses or upstream headers.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness, type UpstreamHandler } from '../helpers/harness.js';
+import { request, type SimpleResponse } from '../helpers/http.js';
+import type { RequestAuditRecord } from '../../src/observability/audit.js';
+import { recordCases } from './summary.js';
+
+const TABLE_PATH = '/api/v1/tables/c019434d-4146-4bc8-9c53-d0c56cdd7ac9';
+const CAP = 1024 * 1024;
+const TIMEOUT_MS = 1000;
+
+const CANARY = 'CANARY-LEAK-7f3e';
+const INTERNAL_HOST = 'internal.example';
+const INTERNAL_IP = '10.20.30.40';
+/** Strings that must never appear in anything the vendor receives. */
+const FORBIDDEN = [CANARY, INTERNAL_HOST, INTERNAL_IP, 'JSESSIONID', 'upstream-secret-server', 'Express', 'stackTrace', 'at com.'];
+
+const CLEAN_JSON = JSON.stringify({ id: 'c019434d-4146-4bc8-9c53-d0c56cdd7ac9', name: 'customers', sampleData: { rows: [[CANARY]] }, columns: [{ name: 'a', profile: { min: CANARY } }] });
+const FILTERED = { id: 'c019434d-4146-4bc8-9c53-d0c56cdd7ac9', name: 'customers', columns: [{ name: 'a' }] };
+const STACK_PAGE = `<html><body><h1>500</h1><pre>java.lang.IllegalStateException: ${CANARY}\n  at com.acme.Db.query(Db.java:42) connecting to ${INTERNAL_IP}:5432 (${INTERNAL_HOST})</pre></body></html>`;
+
+let h: Harness;
+let token: string;
+
+beforeAll(async () => {
+  h = await startHarness({
+    configure: (cfg) => {
+      cfg.upstream.maxResponseBytes = CAP;
+      cfg.upstream.responseTimeoutMs = TIMEOUT_MS;
+      cfg.upstream.maxJsonDepth = 64;
+    },
+  });
+  token = await h.token('geheim');
+});
+
+afterAll(async () => {
+  h.upstream.setHandler(null);
+  await h.close();
+});
+
+// one case per test that ran, counted where it ran (DESIGN §6.7 response leaks)
+afterEach(() => {
+  recordCases('response-leaks', 1);
+});
+
+async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Headers every upstream answer in these tests adds: none may reach the vendor. */
+const LEAKY_HEADERS: Record<string, string> = {
+  server: 'upstream-secret-server/1.2',
+  'x-powered-by': 'Express',
+  'set-cookie': `JSESSIONID=${CANARY}; Path=/; HttpOnly`,
+  'access-control-allow-origin': '*',
+  'content-security-policy': `default-src http://${INTERNAL_HOST}`,
+  'x-backend': INTERNAL_IP,
+};
+
+interface Probe {
+  res: SimpleResponse;
+  record: RequestAuditRecord;
+  upstreamCalls: number;
+}
+
+/** One vendor request with the upstream answering through `handler`; returns the response and its audit record. */
+async function probe(handler: UpstreamHandler | null, path = TABLE_PATH, target: Harness = h, bearer = token): Promise<Probe> {
+  target.upstream.setHandler(handler);
+  const before = target.upstream.requests.length;
+  const res = await request(target.vendorUrl, path, { headers: { authorization: `Bearer ${bearer}` }, timeoutMs: 15_000 });
+  const upstreamCalls = target.upstream.requests.length - before;
+  const requestId = upstreamCalls > 0 ? String(target.upstream.requests[before]!.headers['x-request-id']) : (JSON.parse(res.body) as { request_id: string }).request_id;
+  const record = await waitFor(() => target.audit.requestRecords().find((r) => r.http.request.id === requestId));
+  return { res, record, upstreamCalls };
+}
+
+function expectNoLeak(res: SimpleResponse): void {
+  const everything = `${JSON.stringify(res.headers)}\n${res.body}`;
+  for (const s of FORBIDDEN) expect(everything.includes(s), `"${s}" reached the vendor`).toBe(false);
+  for (const name of ['set-cookie', 'server', 'x-powered-by', 'access-control-allow-origin', 'location', 'x-backend', 'content-encoding', 'www-authenticate', 'refresh', 'link', 'via']) {
+    expect(res.headers[name], `header ${name}`).toBeUndefined();
+  }
+  expect(res.headers['cache-control']).toBe('no-store');
+  expect(res.headers['x-content-type-options']).toBe('nosniff');
+  expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+}
+
+type Code = 'response_rejected' | 'upstream_error' | 'upstream_timeout';
+const STATUS_OF: Record<Code, number> = { response_rejected: 502, upstream_error: 502, upstream_timeout: 504 };
+
+/** The refusal shape: status, problem+json with the code and request id, the same reason in the audit record. */
+function expectRefused(p: Probe, code: Code, detail?: RegExp): void {
+  const { res, record } = p;
+  expect(res.status, res.body).toBe(STATUS_OF[code]);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json(; charset=utf-8)?$/);
+  const body = res.json<{ code: string; status: number; type: string; request_id: string; detail: string }>();
+  expect(body.code).toBe(code);
+  expect(body.status).toBe(STATUS_OF[code]);
+  expect(body.type).toBe(`urn:metagate:problem:${code}`);
+  expect(body.request_id).toBe(record.http.request.id);
+  expect(record.metagate.decision).toBe('deny');
+  expect(record.metagate.reasons).toEqual([code]);
+  expect(record.http.response.status_code).toBe(STATUS_OF[code]);
+  expect(record.event.outcome).toBe('failure');
+  expect(record.metagate.fields_removed).toBeUndefined();
+  if (detail) expect(record.metagate.detail).toMatch(detail);
+  // the audit record says what went wrong without quoting the upstream either
+  for (const s of FORBIDDEN) expect(JSON.stringify(record).includes(s), `"${s}" in the audit record`).toBe(false);
+  expectNoLeak(res);
+}
+
+const json =
+  (body: string | Buffer, headers: Record<string, string | string[]> = {}, status = 200): UpstreamHandler =>
+  (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...LEAKY_HEADERS, ...headers });
+    res.end(body);
+  };
+
+/** Stream `total` bytes (Infinity: until the peer goes away) in 64 KiB chunks, honouring backpressure. */
+function streamBody(res: http.ServerResponse, total: number, sent: { bytes: number }): void {
+  const chunk = Buffer.alloc(64 * 1024, '1,');
+  res.write('[');
+  const pump = (): void => {
+    while (sent.bytes < total && !res.destroyed) {
+      const ok = res.write(chunk);
+      sent.bytes += chunk.length;
+      if (!ok) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    if (!res.destroyed) res.end('1]');
+  };
+  res.on('error', () => {});
+  pump();
+}
+
+// ---------------------------------------------------------------- content encodings
+
+describe('content encoding', () => {
+  it.each([
+    ['gzip', gzipSync(CLEAN_JSON)],
+    ['br', brotliCompressSync(CLEAN_JSON)],
+    ['deflate', deflateSync(CLEAN_JSON)],
+    ['GZIP', gzipSync(CLEAN_JSON)],
+    ['gzip, identity', gzipSync(CLEAN_JSON)],
+    ['identity, gzip', gzipSync(CLEAN_JSON)],
+    ['x-unknown', Buffer.from(CLEAN_JSON)],
+  ])('content-encoding: %s → 502 response_rejected', async (encoding, body) => {
+    const p = await probe(json(body, { 'content-encoding': encoding }));
+    expectRefused(p, 'response_rejected', /content encoding/);
+    expect(p.upstreamCalls).toBe(1);
+  });
+
+  it('a repeated content-encoding header is refused even when the body is plain JSON', async () => {
+    expectRefused(await probe(json(CLEAN_JSON, { 'content-encoding': ['identity', 'gzip'] })), 'response_rejected', /content encoding/);
+  });
+
+  it.each(['identity', 'Identity', ' identity '])('content-encoding: %j is allowed and filtered', async (encoding) => {
+    const p = await probe(json(CLEAN_JSON, { 'content-encoding': encoding }));
+    expect(p.res.status).toBe(200);
+    expect(p.res.json()).toEqual(FILTERED);
+    expect(p.record.metagate.decision).toBe('allow');
+    expect(p.record.metagate.fields_removed).toEqual({ sampleData: 1, profile: 1 });
+    expectNoLeak(p.res);
+  });
+});
+
+// ---------------------------------------------------------------- content types and bodies
+
+describe('content type and body', () => {
+  it.each([
+    ['text/html error page', 'text/html; charset=utf-8', STACK_PAGE],
+    ['text/plain', 'text/plain', CLEAN_JSON],
+    ['application/problem+json', 'application/problem+json', JSON.stringify({ title: 'oops', detail: CANARY })],
+    ['application/json; charset=latin1', 'application/json; charset=latin1', CLEAN_JSON],
+    ['application/json; charset=iso-8859-1', 'application/json; charset=iso-8859-1', CLEAN_JSON],
+    ['application/json; charset=utf-16', 'application/json; charset=utf-16', CLEAN_JSON],
+    ['text/json', 'text/json', CLEAN_JSON],
+    ['application/jsonp', 'application/jsonp', CLEAN_JSON],
+    ['application/x-ndjson', 'application/x-ndjson', CLEAN_JSON],
+    ['two types in one header', 'application/json, text/html', CLEAN_JSON],
+    ['application/json with an extra parameter', 'application/json; profile=x', CLEAN_JSON],
+  ])('%s → 502 response_rejected', async (_name, type, body) => {
+    expectRefused(await probe(json(body, { 'content-type': type })), 'response_rejected', /not application\/json/);
+  });
+
+  it('missing content-type → 502 response_rejected', async () => {
+    const p = await probe((_req, res) => {
+      res.writeHead(200, { 'content-length': String(Buffer.byteLength(CLEAN_JSON)), ...LEAKY_HEADERS });
+      res.end(CLEAN_JSON);
+    });
+    expectRefused(p, 'response_rejected', /not application\/json/);
+  });
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'application/json;charset="UTF-8"', 'APPLICATION/JSON'])('content-type %j is accepted', async (type) => {
+    const p = await probe(json(CLEAN_JSON, { 'content-type': type }));
+    expect(p.res.status).toBe(200);
+    expect(p.res.json()).toEqual(FILTERED);
+    expect(p.res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expectNoLeak(p.res);
+  });
+
+  it.each([
+    ['invalid JSON', `{"name": "customers", "sampleData": "${CANARY}"`],
+    ['JSON followed by an HTML page', `${CLEAN_JSON}${STACK_PAGE}`],
+    ['two JSON texts', `${CLEAN_JSON}\n${CLEAN_JSON}`],
+    ['an empty body', ''],
+    ['NaN', `{"a": NaN, "b": "${CANARY}"}`],
+    ['single quotes', `{'a': '${CANARY}'}`],
+  ])('%s → 502 response_rejected', async (_name, body) => {
+    expectRefused(await probe(json(body)), 'response_rejected', /not valid UTF-8 JSON/);
+  });
+
+  it('JSON with a byte order mark → 502 response_rejected (refused, never guessed at)', async () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(CLEAN_JSON)]);
+    expectRefused(await probe(json(body)), 'response_rejected', /byte order mark/);
+  });
+
+  it('JSON with invalid UTF-8 inside a string → 502 response_rejected (no lossy decoding)', async () => {
+    const body = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(`","x":"${CANARY}"}`)]);
+    expectRefused(await probe(json(body)), 'response_rejected', /UTF-8/);
+  });
+
+  it('a top-level JSON value of another shape is filtered too (arrays of records)', async () => {
+    const p = await probe(json(`[${CLEAN_JSON},${CLEAN_JSON}]`));
+    expect(p.res.status).toBe(200);
+    expect(p.res.json()).toEqual([FILTERED, FILTERED]);
+    expect(p.record.metagate.fields_removed).toEqual({ sampleData: 2, profile: 2 });
+  });
+});
+
+// ---------------------------------------------------------------- size, truncation, resets
+
+describe('size limits and broken bodies', () => {
+  it('a body of exactly maxResponseBytes passes; one byte more is refused', async () => {
+    const pad = (n: number) => {
+      const base = '{"name":"customers","pad":""}';
+      return `{"name":"customers","pad":"${'x'.repeat(n - base.length)}"}`;
+    };
+    expect(Buffer.byteLength(pad(CAP))).toBe(CAP);
+    const ok = await probe(json(pad(CAP)));
+    expect(ok.res.status).toBe(200);
+    expect(ok.record.metagate.response_bytes).toBe(CAP);
+    expectRefused(await probe(json(pad(CAP + 1))), 'response_rejected', /larger than upstream.maxResponseBytes/);
+    // the same without content-length (chunked): counted while reading
+    const chunked: UpstreamHandler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(pad(CAP + 1));
+    };
+    expectRefused(await probe(chunked), 'response_rejected', /larger than/);
+  });
+
+  /** 50 MB of a JSON array, streamed in 64 KiB chunks, with or without a content-length. */
+  const fiftyMegabytes =
+    (declared: boolean, sent: { bytes: number }, prefix = ''): UpstreamHandler =>
+    (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...(declared ? { 'content-length': String(50 * 1024 * 1024 + 3) } : {}), ...LEAKY_HEADERS });
+      if (prefix) res.write(prefix);
+      sent.bytes = 0;
+      streamBody(res, 50 * 1024 * 1024, sent);
+    };
+
+  it.each([
+    ['declared with content-length: refused without reading it', true],
+    ['chunked (no content-length): refused once past the cap', false],
+  ])('50 MB %s; gateway memory stays bounded by the cap', async (_name, declared) => {
+    const sent = { bytes: 0 };
+    const m = await memoryOverAttempts(h, token, fiftyMegabytes(declared, sent), () => {
+      // the gateway stopped reading: the upstream could push only what socket buffers hold beyond the cap
+      expect(sent.bytes).toBeLessThan(declared ? 8 * CAP : 16 * CAP);
+    });
+    for (const p of m.probes) expectRefused(p, 'response_rejected', /larger than upstream.maxResponseBytes/);
+    expect(m.maxBufferGrowth, 'Buffer memory (where a body would sit)').toBeLessThan(2 * CAP);
+    expect(m.minRssGrowth, `RSS growth per attempt: ${m.rssGrowth.join(', ')}`).toBeLessThan(2 * CAP);
+  });
+
+  it('control: the same measurement does see a 50 MB body when the cap lets it in', async () => {
+    const roomy = await startHarness({
+      configure: (cfg) => {
+        cfg.upstream.maxResponseBytes = 64 * 1024 * 1024;
+        cfg.upstream.responseTimeoutMs = 10_000;
+      },
+    });
+    try {
+      // not JSON from the first byte: the gateway reads all of it, then refuses it quickly
+      const sent = { bytes: 0 };
+      const m = await memoryOverAttempts(roomy, await roomy.token('geheim'), fiftyMegabytes(false, sent, 'x'), () => {
+        expect(sent.bytes).toBeGreaterThanOrEqual(50 * 1024 * 1024);
+      });
+      for (const p of m.probes) expectRefused(p, 'response_rejected', /not valid UTF-8 JSON/);
+      expect(m.maxBufferGrowth).toBeGreaterThan(40 * 1024 * 1024);
+      expect(m.maxRssGrowth, `RSS growth per attempt: ${m.rssGrowth.join(', ')}`).toBeGreaterThan(20 * 1024 * 1024);
+    } finally {
+      roomy.upstream.setHandler(null);
+      await roomy.close();
+    }
+  });
+
+  it('an endless chunked body → 502 once past the cap (the upstream is cut off)', async () => {
+    const sent = { bytes: 0 };
+    let closed = false;
+    const p = await probe((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...LEAKY_HEADERS });
+      res.on('close', () => (closed = true));
+      streamBody(res, Infinity, sent);
+    });
+    expectRefused(p, 'response_rejected', /larger than/);
+    expect(sent.bytes).toBeGreaterThan(CAP);
+    await waitFor(() => (closed ? true : undefined));
+  });
+
+  it('a truncated body (content-length larger than sent, then the socket closes) → 502 upstream_error', async () => {
+    const p = await probe((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '10000', ...LEAKY_HEADERS });
+      res.write(`{"name":"customers","sampleData":"${CANARY}`, () => res.socket?.destroy());
+    });
+    expectRefused(p, 'upstream_error', /connection broke/);
+  });
+
+  it('a connection reset (RST) mid-body → 502 upstream_error', async () => {
+    const p = await probe((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...LEAKY_HEADERS });
+      res.write(`{"name":"customers","sampleData":"${CANARY}`, () => res.socket?.resetAndDestroy());
+    });
+    expectRefused(p, 'upstream_error', /connection broke/);
+  });
+
+  it('a connection reset before any response → 502 upstream_error', async () => {
+    const p = await probe((req) => req.socket.resetAndDestroy());
+    expectRefused(p, 'upstream_error');
+  });
+});
+
+/**
+ * RSS of this process (the gateway runs in-process) also moves with allocator and GC activity: after a full
+ * collection, single megabyte-sized socket reads still show 0–7 MB of transient RSS growth now and then, for a few
+ * hundred kilobytes most of the time. The RSS bound is therefore checked on the quietest of five attempts; Buffer
+ * memory, where a response body sits, is bounded strictly on every attempt; and the control case shows the same
+ * procedure does see a 50 MB body when the cap lets it in.
+ */
+const MEMORY_ATTEMPTS = 5;
+
+/** A full collection before each baseline, so garbage of the previous attempt does not hide this one's growth. */
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
+interface MemoryRun {
+  probes: Probe[];
+  rssGrowth: number[];
+  minRssGrowth: number;
+  maxRssGrowth: number;
+  maxBufferGrowth: number;
+}
+
+/** One warm-up request, then MEMORY_ATTEMPTS measured ones; peak RSS and Buffer memory are sampled every millisecond. */
+async function memoryOverAttempts(target: Harness, bearer: string, handler: UpstreamHandler, afterEach?: () => void): Promise<MemoryRun> {
+  const run: MemoryRun = { probes: [], rssGrowth: [], minRssGrowth: Infinity, maxRssGrowth: 0, maxBufferGrowth: 0 };
+  run.probes.push(await probe(handler, TABLE_PATH, target, bearer));
+  afterEach?.();
+  for (let attempt = 0; attempt < MEMORY_ATTEMPTS; attempt++) {
+    await new Promise((r) => setTimeout(r, 20));
+    collectGarbage();
+    const start = process.memoryUsage();
+    let rss = start.rss;
+    let buffers = start.arrayBuffers;
+    const sample = () => {
+      const m = process.memoryUsage();
+      rss = Math.max(rss, m.rss);
+      buffers = Math.max(buffers, m.arrayBuffers);
+    };
+    const timer = setInterval(sample, 1);
+    try {
+      run.probes.push(await probe(handler, TABLE_PATH, target, bearer));
+      sample();
+    } finally {
+      clearInterval(timer);
+    }
+    afterEach?.();
+    run.rssGrowth.push(rss - start.rss);
+    run.maxBufferGrowth = Math.max(run.maxBufferGrowth, buffers - start.arrayBuffers);
+  }
+  run.minRssGrowth = Math.min(...run.rssGrowth);
+  run.maxRssGrowth = Math.max(...run.rssGrowth);
+  return run;
+}
+
+// ---------------------------------------------------------------- timeouts
+
+describe('slow upstreams', () => {
+  it('no response headers within responseTimeoutMs → 504 upstream_timeout', async () => {
+    const started = Date.now();
+    const p = await probe(() => {
+      /* never answers */
+    });
+    expectRefused(p, 'upstream_timeout');
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 1500);
+  });
+
+  it('headers, then the body stalls → 504 upstream_timeout', async () => {
+    const p = await probe((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...LEAKY_HEADERS });
+      res.write(`{"name":"customers","sampleData":"${CANARY}`);
+    });
+    expectRefused(p, 'upstream_timeout', /in time/);
+  });
+
+  it('a drip-fed body (a byte every 50 ms, never idle long enough for a per-chunk timeout) → 504 upstream_timeout', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    const p = await probe((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', ...LEAKY_HEADERS });
+      res.write('[');
+      timer = setInterval(() => {
+        if (res.destroyed) clearInterval(timer);
+        else res.write('1,');
+      }, 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    clearInterval(timer);
+    expectRefused(p, 'upstream_timeout', /in time \(limit 1000 ms\)/);
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(took).toBeLessThan(TIMEOUT_MS + 1000);
+  });
+});
+
+// ---------------------------------------------------------------- nesting
+
+describe('absurd nesting', () => {
+  it.each([
+    ['[[[…]]] 10,000 levels', '['.repeat(10_000) + ']'.repeat(10_000)],
+    ['{"a":{"a":…}} 10,000 levels', '{"a":'.repeat(10_000) + `"${CANARY}"` + '}'.repeat(10_000)],
+    ['65 levels under a kept key', `{"columns":${'['.repeat(64)}1${']'.repeat(64)}}`],
+  ])('%s → 502 response_rejected, and the gateway still answers the next request', async (_name, body) => {
+    expectRefused(await probe(json(body)), 'response_rejected', /shape .*deeper than 64/);
+    const next = await probe(json(CLEAN_JSON));
+    expect(next.res.status).toBe(200);
+    expect(next.res.json()).toEqual(FILTERED);
+  });
+
+  it('64 levels are still accepted', async () => {
+    const p = await probe(json(`{"columns":${'['.repeat(63)}1${']'.repeat(63)}}`));
+    expect(p.res.status).toBe(200);
+  });
+});
+
+// ---------------------------------------------------------------- statuses
+
+describe('upstream statuses', () => {
+  it.each([301, 302, 303, 307, 308])('%i redirect to an internal address → 502 response_rejected, never followed or echoed', async (status) => {
+    const before = h.upstream.requests.length;
+    const p = await probe((_req, res) => {
+      res.writeHead(status, { location: `http://${INTERNAL_HOST}/api/v1/tables/${CANARY}`, 'content-type': 'text/html', ...LEAKY_HEADERS });
+      res.end(`<a href="http://${INTERNAL_HOST}/">moved to ${INTERNAL_IP}</a>`);
+    });
+    expectRefused(p, 'response_rejected', new RegExp(`redirect.*status ${status}`));
+    expect(h.upstream.requests.length - before, 'redirect not followed').toBe(1);
+    expect(p.res.headers['location']).toBeUndefined();
+  });
+
+  it.each([500, 502, 503])('%i with a stack trace naming an internal IP → 502 upstream_error with a generic body', async (status) => {
+    const p = await probe((_req, res) => {
+      res.writeHead(status, { 'content-type': 'text/html', ...LEAKY_HEADERS });
+      res.end(STACK_PAGE);
+    });
+    expectRefused(p, 'upstream_error', new RegExp(`status ${status}`));
+    expect(p.res.json<{ detail: string }>().detail).toBe('The metadata platform did not answer correctly. Try again later.');
+  });
+
+  it('500 with a JSON error body → 502 upstream_error (JSON error bodies are not passed on either)', async () => {
+    const p = await probe(json(JSON.stringify({ code: 500, message: `${CANARY} at ${INTERNAL_IP}` }), {}, 500));
+    expectRefused(p, 'upstream_error');
+  });
+
+  it.each([401, 403, 400, 405, 409, 429, 201, 202, 206, 418])('%i → 502 upstream_error', async (status) => {
+    const p = await probe(json(JSON.stringify({ message: `${CANARY} ${INTERNAL_HOST}` }), { 'www-authenticate': `Bearer realm="${INTERNAL_HOST}"` }, status));
+    expectRefused(p, 'upstream_error', new RegExp(`status ${status}`));
+  });
+
+  it('404 → 404 generic not-found problem, without the upstream body', async () => {
+    const p = await probe(json(JSON.stringify({ code: 404, message: `table ${CANARY} not found on ${INTERNAL_IP}` }), {}, 404));
+    expect(p.res.status).toBe(404);
+    expect(p.res.headers['content-type']).toMatch(/^application\/problem\+json(; charset=utf-8)?$/);
+    const body = p.res.json<{ type: string; status: number; request_id: string }>();
+    expect(body.type).toBe('urn:metagate:problem:not_found');
+    expect(body.status).toBe(404);
+    expect(body.request_id).toBe(p.record.http.request.id);
+    expect(p.record.metagate.decision).toBe('allow');
+    expect(p.record.metagate.upstream_status).toBe(404);
+    expect(p.record.http.response.status_code).toBe(404);
+    expectNoLeak(p.res);
+  });
+
+  it('404 with an endless body still answers promptly (the body is not drained)', async () => {
+    const sent = { bytes: 0 };
+    const started = Date.now();
+    const p = await probe((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      streamBody(res, Infinity, sent);
+    });
+    expect(p.res.status).toBe(404);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS);
+    expectNoLeak(p.res);
+  });
+
+  it('304 → 304 carrying only the allow-listed validators (etag), no upstream headers', async () => {
+    const p = await probe((_req, res) => {
+      res.writeHead(304, { etag: '"v42"', ...LEAKY_HEADERS, location: `http://${INTERNAL_HOST}/` });
+      res.end();
+    });
+    expect(p.res.status).toBe(304);
+    expect(p.res.body).toBe('');
+    expect(p.res.headers['etag']).toBe('"v42"');
+    expect(p.record.metagate.decision).toBe('allow');
+    expectNoLeak(p.res);
+  });
+
+  it('204 → 204 without a body', async () => {
+    const p = await probe((_req, res) => {
+      res.writeHead(204, LEAKY_HEADERS);
+      res.end();
+    });
+    expect(p.res.status).toBe(204);
+    expect(p.res.body).toBe('');
+    expectNoLeak(p.res);
+  });
+});
+
+// ---------------------------------------------------------------- headers
+
+describe('upstream headers', () => {
+  it('only etag, last-modified and content-language pass; Set-Cookie, Server, X-Powered-By, CORS, CSP, Location never do', async () => {
+    const p = await probe(
+      json(CLEAN_JSON, {
+        etag: 'W/"abc"',
+        'last-modified': 'Sun, 01 Dec 2024 03:05:00 GMT',
+        'content-language': 'nl',
+        location: `http://${INTERNAL_HOST}/x`,
+        'access-control-allow-credentials': 'true',
+        'strict-transport-security': 'max-age=1',
+        link: `<http://${INTERNAL_HOST}/>; rel=next`,
+        via: `1.1 ${INTERNAL_HOST}`,
+        refresh: `0; url=http://${INTERNAL_HOST}/`,
+        'content-disposition': 'attachment; filename=x.html',
+        'x-request-id': 'upstream-chosen-id',
+      }),
+    );
+    expect(p.res.status).toBe(200);
+    expect(p.res.headers['etag']).toBe('W/"abc"');
+    expect(p.res.headers['last-modified']).toBe('Sun, 01 Dec 2024 03:05:00 GMT');
+    expect(p.res.headers['content-language']).toBe('nl');
+    for (const name of ['access-control-allow-credentials', 'strict-transport-security', 'content-disposition', 'x-request-id']) expect(p.res.headers[name], name).toBeUndefined();
+    expectNoLeak(p.res);
+  });
+
+  it('a repeated or over-long validator header is dropped, not passed', async () => {
+    const p = await probe(json(CLEAN_JSON, { etag: ['"a"', '"b"'], 'content-language': 'x'.repeat(300) }));
+    expect(p.res.status).toBe(200);
+    expect(p.res.headers['etag']).toBeUndefined();
+    expect(p.res.headers['content-language']).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------- upstream unreachable
+
+describe('upstream unreachable', () => {
+  let down: Harness;
+  let downToken: string;
+
+  beforeAll(async () => {
+    // a port that was just free: nothing listens there
+    const probeServer = http.createServer();
+    await new Promise<void>((r) => probeServer.listen(0, '127.0.0.1', r));
+    const deadPort = (probeServer.address() as AddressInfo).port;
+    await new Promise<void>((r) => probeServer.close(() => r()));
+    down = await startHarness({
+      configure: (cfg) => {
+        cfg.upstream.url = `http://127.0.0.1:${deadPort}`;
+      },
+    });
+    downToken = await down.token('geheim');
+  });
+
+  afterAll(async () => {
+    await down.close();
+  });
+
+  it('connection refused → 502 upstream_error with a generic body', async () => {
+    const p = await probe(null, TABLE_PATH, down, downToken);
+    expect(p.upstreamCalls).toBe(0);
+    expectRefused(p, 'upstream_error');
+    expect(p.res.body).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:\d{4,5}/);
+  });
+});

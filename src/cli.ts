@@ -13,6 +13,9 @@ usage:
   metagate check-config [--config PATH]   validate a configuration and list every problem
   metagate demo                           embedded demo on loopback (dev issuer, demo platform, in-memory state)
   metagate audit verify FILE [FILE...]    check the audit trail's hash chain; names the first broken link
+  metagate demo-platform [--host H] [--port P]           trial helper: the demo metadata platform (NOT FOR PRODUCTION)
+  metagate demo-issuer --issuer URL --audience AUD [--host H] [--port P] [--jwks-out FILE]
+                                          trial helper: the dev token issuer (NOT FOR PRODUCTION)
 ${ADMIN_USAGE}`;
 
 function configPath(args: string[]): string | undefined {
@@ -70,6 +73,49 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stdout.write(`${demoBanner(demo)}\n`);
       const stop = () => void demo.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return -1;
+    }
+    case 'demo-platform':
+    case 'demo-issuer': {
+      // trial helpers for docker/compose.yaml: loopback by default, never part of a production configuration
+      const opt = (name: string) => {
+        const i = args.indexOf(name);
+        return i === -1 ? undefined : args[i + 1];
+      };
+      const host = opt('--host') ?? '127.0.0.1';
+      const port = Number(opt('--port') ?? (cmd === 'demo-platform' ? 8585 : 8081));
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        process.stderr.write('--port must be an integer between 0 and 65535\n');
+        return 2;
+      }
+      let close: () => Promise<void>;
+      if (cmd === 'demo-platform') {
+        const { startDemoPlatform } = await import('./demo/platform.js');
+        const platform = await startDemoPlatform({ host, port });
+        process.stdout.write(`demo platform (NOT FOR PRODUCTION) listening on ${host}:${port}\n`);
+        close = () => platform.close();
+      } else {
+        const issuerUrl = opt('--issuer');
+        const audience = opt('--audience');
+        if (!issuerUrl || !audience) {
+          process.stderr.write('usage: metagate demo-issuer --issuer URL --audience AUD [--host H] [--port P] [--jwks-out FILE]\n');
+          return 2;
+        }
+        const { createDevIssuer, startIssuerServer } = await import('./demo/issuer.js');
+        const issuer = await createDevIssuer({ issuer: issuerUrl, audience });
+        const jwksOut = opt('--jwks-out');
+        if (jwksOut) {
+          const { writeFileSync, renameSync } = await import('node:fs');
+          writeFileSync(`${jwksOut}.tmp`, JSON.stringify(issuer.jwks)); // write then rename: no reader sees half a file
+          renameSync(`${jwksOut}.tmp`, jwksOut);
+        }
+        const server = await startIssuerServer(issuer, { host, port });
+        process.stdout.write(`dev token issuer (NOT FOR PRODUCTION) listening on ${host}:${port}; tokens at /token/<persona>${jwksOut ? `; JWKS written to ${jwksOut}` : ''}\n`);
+        close = () => server.close();
+      }
+      const stop = () => void close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       return -1;

@@ -7,6 +7,7 @@ import { KeyStore } from './auth/keystore.js';
 import { Authenticator } from './pipeline/authenticate.js';
 import { AuditTrail } from './observability/audit.js';
 import { Forwarder } from './pipeline/forward.js';
+import { sovereignLookup } from './sovereignty/lookup.js';
 import { Metrics } from './observability/metrics.js';
 import type { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
@@ -41,7 +42,9 @@ export class Gateway {
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
     const ca = deps.runtime.config.upstream.caFile;
-    this.forwarder = new Forwarder(deps.runtime.config.upstream, ca ? { ca: readFileSync(ca) } : {});
+    // every new upstream connection resolves through the sovereignty guard (DNS rebinding cannot move it out)
+    const lookup = sovereignLookup(deps.runtime);
+    this.forwarder = new Forwarder(deps.runtime.config.upstream, { ...(ca ? { ca: readFileSync(ca) } : {}), ...(lookup ? { lookup } : {}) });
     this.metrics = deps.metrics ?? new Metrics({ version: VERSION, filterFields: filterFields(deps.runtime) });
     this.metrics.setConfigHash(deps.runtime.hash);
     this.keys = deps.keys ?? this.newKeyStore(deps.runtime);
@@ -49,8 +52,10 @@ export class Gateway {
   }
 
   private newKeyStore(runtime: Runtime): KeyStore {
+    const lookup = sovereignLookup(runtime);
     return new KeyStore(runtime.config.auth.jwks, {
       now: this.now,
+      ...(lookup ? { lookup } : {}),
       onRefresh: (result) => {
         this.metrics.jwksRefreshes.inc({ result });
         if (result !== 'failure') this.metrics.jwksLastSuccess.set(this.now() / 1000);

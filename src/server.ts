@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -19,7 +21,7 @@ import { filterFields } from './gateway.js';
 import { createStore } from './state/factory.js';
 import type { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
-import { checkSovereignty } from './sovereignty/guard.js';
+import { checkSovereignty, SovereigntyError } from './sovereignty/guard.js';
 
 export interface StartOptions {
   /** where the runtime came from, for reload (SIGHUP / admin API) */
@@ -44,16 +46,35 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-function tlsOptions(t: TlsListenerConfig | undefined): https.ServerOptions | undefined {
+type ReloadResult = { ok: true; hash: string } | { ok: false; problems: string[] };
+
+/** TLS material for a listener; relative file names are read against the config file's directory, as load.ts checks them. */
+function tlsOptions(t: TlsListenerConfig | undefined, baseDir: string): https.ServerOptions | undefined {
   if (!t) return undefined;
+  const read = (f: string) => readFileSync(isAbsolute(f) ? f : resolve(baseDir, f));
   return {
-    cert: readFileSync(t.certFile),
-    key: readFileSync(t.keyFile),
-    ...(t.clientCaFile ? { ca: readFileSync(t.clientCaFile) } : {}),
+    cert: read(t.certFile),
+    key: read(t.keyFile),
+    // with a client CA bundle the listener trusts only that bundle for client certificates, never the system store
+    ...(t.clientCaFile ? { ca: read(t.clientCaFile) } : {}),
     requestCert: t.requireClientCert,
     rejectUnauthorized: t.requireClientCert,
     minVersion: 'TLSv1.2',
   };
+}
+
+/**
+ * No TLS renegotiation: the client certificate checked at the handshake (and its thumbprint cached per socket for
+ * certificate-bound tokens) must stay the one the connection carries.
+ */
+function pinHandshake(server: http.Server | https.Server): void {
+  server.on('secureConnection', (socket: TLSSocket) => {
+    socket.disableRenegotiation();
+    // the HTTP layer answers the refusal (and audits it) first; then the connection goes, whatever state TLS is in
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ERR_TLS_RENEGOTIATION_DISABLED') setImmediate(() => socket.destroy());
+    });
+  });
 }
 
 function urlOf(app: FastifyInstance<http.Server | https.Server>, tls: boolean): string {
@@ -79,30 +100,46 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
   await gateway.start();
   if (!gateway.keys.usable()) logger.warn({ error: gateway.keys.status().lastError }, 'signing keys not loaded yet; vendor requests get 503 keys_unavailable until they are');
 
-  const reload = async (): Promise<{ ok: true; hash: string } | { ok: false; problems: string[] }> => {
+  const refuseReload = (problems: string[]): ReloadResult => {
+    logger.error({ problems }, 'configuration reload refused; the old configuration keeps serving');
+    return { ok: false, problems };
+  };
+  const reloadOnce = async (): Promise<ReloadResult> => {
     if (!opts.configPath) return { ok: false, problems: ['no configuration file to reload from'] };
     let next: Runtime;
     try {
       next = loadConfigFile(opts.configPath);
     } catch (err) {
       metrics.configReloads.inc({ result: 'failure' });
-      const problems = err instanceof ConfigError ? err.problems : [String(err)];
-      logger.error({ problems }, 'configuration reload refused; the old configuration keeps serving');
-      return { ok: false, problems };
+      return refuseReload(err instanceof ConfigError ? err.problems : [String(err)]);
+    }
+    // a reload may point auth.jwks.url somewhere new: it passes the same guard as a start
+    try {
+      await checkSovereignty(next);
+    } catch (err) {
+      metrics.configReloads.inc({ result: 'failure' });
+      return refuseReload(err instanceof SovereigntyError ? err.message.split('\n').slice(1).map((l) => l.replace(/^\s*-\s*/, '')) : [String(err)]);
     }
     const r = await gateway.reload(next);
-    if (!r.ok) {
-      logger.error({ problems: r.problems }, 'configuration reload refused; the old configuration keeps serving');
-      return r;
-    }
+    if (!r.ok) return refuseReload(r.problems);
     logger.info({ hash: next.hash }, 'configuration reloaded');
     return { ok: true, hash: next.hash };
   };
+  // one reload at a time (SIGHUP and the admin API may race); the later one reads the file again after the first
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadResult> => {
+    const run = reloading.then(reloadOnce, reloadOnce);
+    reloading = run;
+    return run;
+  };
 
-  const vendorTls = tlsOptions(cfg.vendor.tls);
-  const adminTls = tlsOptions(cfg.admin.tls);
+  const baseDir = opts.configPath ? dirname(resolve(opts.configPath)) : process.cwd();
+  const vendorTls = tlsOptions(cfg.vendor.tls, baseDir);
+  const adminTls = tlsOptions(cfg.admin.tls, baseDir);
   const vendor = await buildVendorApp(gateway, vendorTls ? { tls: vendorTls } : {});
   const admin = await buildAdminApp(gateway, { reload, ...(adminTls ? { tls: adminTls } : {}) });
+  if (vendorTls) pinHandshake(vendor.server);
+  if (adminTls) pinHandshake(admin.server);
   await vendor.listen({ host: cfg.vendor.host, port: cfg.vendor.port });
   await admin.listen({ host: cfg.admin.host, port: cfg.admin.port });
   const vendorUrl = urlOf(vendor, !!vendorTls);
@@ -113,6 +150,9 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
   const close = (): Promise<void> => {
     closing ??= (async () => {
       gateway.draining = true;
+      // stop accepting now: fastify closes the listener only after its other onClose hooks (which may wait for
+      // in-flight upstream requests), and a load balancer must see refused connections at once, not resets later
+      vendor.server.close();
       const deadline = setTimeout(() => {
         logger.warn('grace period over; closing remaining connections');
         vendor.server.closeAllConnections();
@@ -123,15 +163,21 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
       await admin.close();
       await gateway.close();
       logger.info('metagate stopped');
-      logger.flush();
+      // wait for the log line to be written before the CLI exits, but never hang on a broken stderr
+      await new Promise<void>((done) => {
+        setTimeout(done, 1000).unref();
+        logger.flush(() => done());
+      });
     })();
     return closing;
   };
 
   if (opts.signals) {
     const stop = (signal: string) => {
+      // close() stops the vendor listener synchronously; the log line follows, so whoever reads it sees it closed
+      const closed = close();
       logger.info({ signal }, 'shutting down');
-      close().then(
+      closed.then(
         () => process.exit(0),
         (err: unknown) => {
           logger.error({ err: String(err) }, 'shutdown failed');
@@ -141,7 +187,11 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void reload());
+    process.on('SIGHUP', () => {
+      if (closing) return;
+      logger.info({ signal: 'SIGHUP' }, 'reloading configuration');
+      void reload();
+    });
   }
   return { gateway, vendor, admin, vendorUrl, adminUrl, reload, close };
 }

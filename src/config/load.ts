@@ -132,6 +132,11 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
       const f = t[key];
       if (f && !existsSync(isAbsolute(f) ? f : resolve(baseDir, f))) problems.push(`${name}.tls.${key}: file ${f} does not exist`);
     }
+    // read later by the listener: resolve against the config file's directory now, as the existence check does
+    for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {
+      const f = t[key];
+      if (f && !isAbsolute(f)) t[key] = resolve(baseDir, f);
+    }
     if (t.requireClientCert && !t.clientCaFile) problems.push(`${name}.tls.requireClientCert: needs ${name}.tls.clientCaFile`);
     if (t.requireCertificateBoundTokens && !t.requireClientCert) problems.push(`${name}.tls.requireCertificateBoundTokens: needs ${name}.tls.requireClientCert: true`);
   }
@@ -144,6 +149,12 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
     if (u.pathname !== '/') problems.push('upstream.url: must not carry a path; rules name full paths');
   } catch {
     problems.push(`upstream.url: "${config.upstream.url}" is not a URL`);
+  }
+  const upCa = config.upstream.caFile;
+  if (upCa) {
+    const abs = isAbsolute(upCa) ? upCa : resolve(baseDir, upCa);
+    if (!existsSync(abs)) problems.push(`upstream.caFile: file ${upCa} does not exist`);
+    config.upstream.caFile = abs;
   }
   const forbiddenForward = ['authorization', 'cookie', 'host', 'connection', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method', 'te', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-authorization', 'accept-encoding'];
   for (const h of config.upstream.forwardHeaders) if (forbiddenForward.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
@@ -162,6 +173,7 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
   if (j.file && !existsSync(isAbsolute(j.file) ? j.file : resolve(baseDir, j.file))) problems.push(`auth.jwks.file: file ${j.file} does not exist`);
   if (j.file && !isAbsolute(j.file)) j.file = resolve(baseDir, j.file);
   if (j.caFile && !isAbsolute(j.caFile)) j.caFile = resolve(baseDir, j.caFile);
+  if (j.caFile && !existsSync(j.caFile)) problems.push(`auth.jwks.caFile: file ${j.caFile} does not exist`);
   if (config.auth.maxTokenAgeSec < 60) problems.push('auth.maxTokenAgeSec: must be at least 60');
   if (!config.auth.requiredClaims.includes('iat')) problems.push('auth.requiredClaims: must include "iat" (maximum token age is enforced)');
   if (!config.auth.requiredClaims.includes('exp')) problems.push('auth.requiredClaims: must include "exp"');

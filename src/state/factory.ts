@@ -15,5 +15,11 @@ export function createStore(runtime: Runtime): StateStore {
   if (r.mode === 'single') connection = { mode: 'single', url: r.url };
   else if (r.mode === 'sentinel') connection = { mode: 'sentinel', sentinels: r.sentinels, name: r.name, ...(pw ? { password: pw } : {}) };
   else connection = { mode: 'cluster', nodes: r.nodes, ...(pw ? { password: pw } : {}) };
-  return new RedisStore({ rateLimit, keyPrefix: r.keyPrefix, connection, commandTimeoutMs: r.commandTimeoutMs });
+  return new RedisStore({
+    rateLimit,
+    keyPrefix: r.keyPrefix,
+    connection,
+    commandTimeoutMs: r.commandTimeoutMs,
+    ...(runtime.allowedRanges.length > 0 ? { allowedRanges: runtime.allowedRanges } : {}),
+  });
 }

@@ -1,6 +1,8 @@
 // Redis StateStore for several replicas: one Lua round trip per check, pub/sub change notices, fail closed on any error.
 
 import { randomUUID } from 'node:crypto';
+import type { Cidr } from '../sovereignty/cidr.js';
+import { sovereignDnsLookup, sovereignNatMap, sovereignRedisConnector } from '../sovereignty/redis.js';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import {
   StateUnavailableError,
@@ -54,6 +56,8 @@ export interface RedisStoreOptions {
   connectTimeoutMs?: number;
   /** upper bound of the reconnect back-off (default DEFAULT_MAX_RECONNECT_DELAY_MS) */
   maxReconnectDelayMs?: number;
+  /** sovereignty.allowedRanges: every Redis address (configured, or handed out by Sentinel/Cluster) is checked on every connect */
+  allowedRanges?: readonly Cidr[];
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -266,7 +270,7 @@ export class RedisStore implements StateStore {
 
     // Commands fail fast: no offline queue, no resend after a reconnect, a reply deadline. A check that cannot be
     // answered now is refused now (503), never parked until Redis returns.
-    this.client = openConnection(opts.connection, {
+    this.client = openConnection(opts.connection, opts.allowedRanges, {
       connectTimeout,
       retryStrategy,
       commandTimeout: opts.commandTimeoutMs,
@@ -279,7 +283,7 @@ export class RedisStore implements StateStore {
       connectionName: 'metagate',
     });
     // The subscriber may wait: SUBSCRIBE is queued until connected and re-issued after every reconnect.
-    this.subscriber = openConnection(opts.connection, {
+    this.subscriber = openConnection(opts.connection, opts.allowedRanges, {
       connectTimeout,
       retryStrategy,
       maxRetriesPerRequest: null,
@@ -573,13 +577,16 @@ type ConnectionTuning = Pick<
   | 'connectionName'
 >;
 
-function openConnection(conn: RedisConnectionOptions, tuning: ConnectionTuning): Client {
+function openConnection(conn: RedisConnectionOptions, ranges: readonly Cidr[] | undefined, tuning: ConnectionTuning): Client {
+  const guard = ranges && ranges.length > 0 ? ranges : undefined;
   switch (conn.mode) {
     case 'single':
-      return new Redis(conn.url, tuning);
+      return new Redis(conn.url, { ...tuning, ...(guard ? { Connector: sovereignRedisConnector(guard) } : {}) });
     case 'sentinel':
       return new Redis({
         ...tuning,
+        // the master address a sentinel answers is checked before the gateway connects to it
+        ...(guard ? { natMap: sovereignNatMap(guard) } : {}),
         sentinels: conn.sentinels.map(({ host, port }) => ({ host, port })),
         name: conn.name,
         ...(conn.password === undefined ? {} : { password: conn.password }),
@@ -590,7 +597,8 @@ function openConnection(conn: RedisConnectionOptions, tuning: ConnectionTuning):
       const options: ClusterOptions = {
         clusterRetryStrategy: retryStrategy ?? null,
         enableOfflineQueue: enableOfflineQueue ?? true,
-        redisOptions: { ...perNode, ...(conn.password === undefined ? {} : { password: conn.password }) },
+        redisOptions: { ...perNode, ...(conn.password === undefined ? {} : { password: conn.password }), ...(guard ? { Connector: sovereignRedisConnector(guard) } : {}) },
+        ...(guard ? { dnsLookup: sovereignDnsLookup(guard) } : {}),
       };
       return new Cluster(
         conn.nodes.map(({ host, port }) => ({ host, port })),

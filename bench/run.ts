@@ -180,6 +180,8 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
 
   const mg = await start('metagate (memory store)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', metagateConfig('memory')]);
   targets.push({ ...mg, path: tablePath, headers: [`Authorization: Bearer ${token}`] });
+  // the same gateway process, on a response that carries data fields: the filter must parse, rebuild and re-serialise
+  targets.push({ ...mg, name: 'metagate, response with data fields', path: '/api/v1/tables/name/demo_mysql.shop.sales.customers', headers: [`Authorization: Bearer ${token}`] });
 
   let redis: ChildProcess | null = null;
   if (!spawnSync('redis-server', ['--version']).error) {

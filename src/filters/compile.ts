@@ -21,31 +21,6 @@ export interface CompiledFilter {
    * (the number of nested arrays/objects: `{}` and `[1]` are depth 1, `{"a":[{}]}` is depth 3).
    */
   apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown;
-  /**
-   * Deny mode only: true when the raw JSON bytes provably contain no denied key (no quoted key name occurs, and no
-   * `\u` escape that could spell one) and nest at most maxDepth deep — the body can then be sent as it came, after a
-   * validity parse, with nothing to remove. False means "run apply()", never "unsafe to send".
-   */
-  untouched?(raw: Buffer, maxDepth: number): boolean;
-}
-
-/** Byte scan: nesting depth within maxDepth and no \u escape inside any string. */
-export function shallowWithoutUnicodeEscapes(raw: Buffer, maxDepth: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i]!;
-    if (inString) {
-      if (c === 0x5c) {
-        if (raw[i + 1] === 0x75) return false;
-        i++;
-      } else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > maxDepth) return false;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return true;
 }
 
 export function compileFilter(name: string, cfg: FilterConfig): { filter?: CompiledFilter; errors: string[] } {
@@ -100,8 +75,6 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
     }
   }
   if (errors.length > 0) return { errors };
-  // every denied key name as it would appear, quoted, in raw JSON without escapes
-  const needles = [...denied.keys()].map((k) => Buffer.from(JSON.stringify(k)));
 
   // Returns the filtered container. An object that loses a key is rebuilt without it rather than `delete`d: delete
   // turns V8 objects into slow dictionaries (and stringify with them); untouched objects are returned as they are.
@@ -158,10 +131,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
       apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown {
         return value !== null && typeof value === 'object' ? walk(value, null, removed, 1, maxDepth) : value;
       },
-      untouched(raw: Buffer, maxDepth: number): boolean {
-        for (const needle of needles) if (raw.indexOf(needle) !== -1) return false;
-        return shallowWithoutUnicodeEscapes(raw, maxDepth);
-      },
+
     }),
   };
 }

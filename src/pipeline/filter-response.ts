@@ -183,15 +183,6 @@ async function filterResponse(request: FastifyRequest, reply: FastifyReply, res:
     rejectResponse(request, reply, 'bad_json', deps);
     return;
   }
-  // Fast path (DESIGN §8): a deny filter with provably nothing to remove sends the validated bytes as they came,
-  // skipping the rebuild and re-serialisation.
-  if (rule.filter.untouched?.(body, cfg.maxJsonDepth)) {
-    ctx.responseBytes = body.length;
-    applySecurityHeaders(reply);
-    copyAllowedHeaders(reply, res.headers);
-    reply.code(200).type('application/json; charset=utf-8').send(body);
-    return;
-  }
   const removed = new Map<string, number>();
   let out: string;
   try {

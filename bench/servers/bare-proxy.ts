@@ -9,3 +9,4 @@ await app.register(httpProxy, { upstream, httpMethods: ['GET'] });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const a = app.server.address() as { port: number };
 process.stdout.write(`READY ${a.port}\n`);
+process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

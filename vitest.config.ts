@@ -6,6 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    globalSetup: ['test/global-summary.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: '.vitest/results.json' },
   },

@@ -48,7 +48,7 @@ afterAll(async () => {
 
 // one case per test that ran, counted where it ran (DESIGN §6.7 response leaks)
 afterEach(() => {
-  recordCases('response-leaks', 1);
+  recordCases('7 response leaks', 1);
 });
 
 async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T> {

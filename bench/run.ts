@@ -195,8 +195,10 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
 
   // sanity: every target answers 200 to the benchmark request
   for (const t of targets) {
-    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...t.headers.flatMap((h) => ['-H', h]), `http://127.0.0.1:${t.port}${t.path}`], { encoding: 'utf8' });
-    if (r.stdout !== '200') throw new Error(`${t.name} answered ${r.stdout} to the benchmark request`);
+    const headers = Object.fromEntries(t.headers.map((h) => [h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 1).trim()]));
+    const r = await fetch(`http://127.0.0.1:${t.port}${t.path}`, { headers });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`${t.name} answered ${r.status} to the benchmark request`);
   }
 
   // warm-up, then interleaved rounds

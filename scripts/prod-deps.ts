@@ -2,7 +2,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 
 export interface ProdPackage {
   name: string;
@@ -67,6 +67,10 @@ export function productionTree(root: string): ProdTree {
     out = e.stdout;
   }
   const top = JSON.parse(out) as NpmNode & { problems?: string[] };
+  // `npm ls --long` reports integrity only when it reads the actual tree's metadata; the lockfile always has it
+  const lockFile = join(root, 'package-lock.json');
+  const lock = existsSync(lockFile) ? (JSON.parse(readFileSync(lockFile, 'utf8')) as { packages?: Record<string, { integrity?: string }> }) : {};
+  const lockIntegrity = (path: string | undefined): string | undefined => (path ? lock.packages?.[relative(root, path).split(sep).join('/')]?.integrity : undefined);
   const byKey = new Map<string, ProdPackage>();
   const walk = (deps: Record<string, NpmNode> | undefined): string[] => {
     const refs: string[] = [];
@@ -77,11 +81,11 @@ export function productionTree(root: string): ProdTree {
       refs.push(key);
       let pkg = byKey.get(key);
       if (!pkg) {
-        pkg = { name, version: node.version, license: undefined, integrity: node.integrity, path: node.path, dependsOn: [] };
+        pkg = { name, version: node.version, license: undefined, integrity: node.integrity ?? lockIntegrity(node.path), path: node.path, dependsOn: [] };
         byKey.set(key, pkg);
       }
       pkg.license ??= declaredLicense(node) ?? declaredLicense(readManifest(node.path));
-      pkg.integrity ??= node.integrity;
+      pkg.integrity ??= node.integrity ?? lockIntegrity(node.path);
       pkg.path ??= node.path;
       // a deduped occurrence carries no children; the full one does
       const children = walk(node.dependencies);

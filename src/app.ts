@@ -40,6 +40,9 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     // node would answer a Host-less HTTP/1.1 request itself, before any hook, leaving no audit record; the screen
     // stage (screen.ts) refuses it instead, with a record
     requireHostHeader: false,
+    // node enforces headersTimeout and requestTimeout only when this timer fires (default every 30 s): without it a
+    // slow-loris or idle connection outlives vendor.headersTimeoutMs by up to half a minute
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(v.headersTimeoutMs / 2))),
   };
   const app = Fastify({
     loggerInstance: gw.logger,
@@ -238,6 +241,9 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
 }
 
 /** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
+/** Connections clientError has already refused and recorded. */
+const refusedSockets = new WeakSet<Socket>();
+
 function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): void {
   const code = err.code ?? '';
   // the peer left (e.g. a load balancer resetting an idle keep-alive connection): there is no request to audit
@@ -245,6 +251,13 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
     socket.destroy();
     return;
   }
+  // node reports a refused connection once more when the peer closes it after our answer: the FIN reaches a parser
+  // still in the middle of the timed-out request (HPE_INVALID_EOF_STATE). One connection, one refusal, one record.
+  if (refusedSockets.has(socket)) {
+    socket.destroy();
+    return;
+  }
+  refusedSockets.add(socket);
   const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const requestId = randomUUID();
   const reason: DenyReason = 'request_rejected';

@@ -43,11 +43,23 @@ export class Forwarder {
   /** GET `path` (canonical path plus accepted query) with exactly these headers; never follows redirects. */
   async get(path: string, headers: Record<string, string>): Promise<ForwardResult> {
     try {
-      const res = await this.pool.request({ method: 'GET', path, headers });
-      return { ok: true, response: { statusCode: res.statusCode, headers: res.headers, stream: res.body } };
+      return await this.send(path, headers);
     } catch (err) {
-      return { ok: false, kind: classify(err) };
+      const kind = classify(err);
+      if (kind !== 'reset') return { ok: false, kind };
+      // A reset before any answer is what a pooled keep-alive connection gives when the upstream closed it just as it
+      // was reused. The request is a GET and nothing came back: send it once more (undici has dropped that socket).
+      try {
+        return await this.send(path, headers);
+      } catch (again) {
+        return { ok: false, kind: classify(again) };
+      }
     }
+  }
+
+  private async send(path: string, headers: Record<string, string>): Promise<ForwardResult> {
+    const res = await this.pool.request({ method: 'GET', path, headers });
+    return { ok: true, response: { statusCode: res.statusCode, headers: res.headers, stream: res.body } };
   }
 
   close(): Promise<void> {

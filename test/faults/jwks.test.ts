@@ -1,0 +1,249 @@
+// IdP JWKS faults (DESIGN §7 "IdP JWKS unreachable", "unknown kid"): the key endpoint is down at start, goes down
+// later, is slow, rotates keys or serves a malformed set. Cached keys serve until maxStalenessSec and never after;
+// readiness follows usable keys; every request leaves exactly one audit record.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
+import { createDevIssuer, personas } from '../../src/demo/issuer.js';
+import { Front, Ledger, TABLE, metric, pollUntil, readiness, relayTo, sleep } from './helpers.js';
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+const refreshFailures = (h: Harness) => metric(h.adminUrl, 'metagate_jwks_refreshes_total', { result: 'failure' });
+
+/** A harness whose JWKS URL points at a switchable front relaying to the harness's own JWKS endpoint. */
+async function jwksHarness(jwks: Record<string, number>, frontUp: boolean): Promise<{ h: Harness; front: Front }> {
+  const front = await Front.start({ up: frontUp });
+  const h = await startHarness({
+    configure: (cfg) => {
+      front.handler = relayTo(cfg.auth.jwks.url);
+      cfg.auth.jwks = { url: `${front.url}/jwks.json`, ...jwks };
+    },
+  });
+  return { h, front };
+}
+
+describe('JWKS down at start', () => {
+  let h: Harness;
+  let front: Front;
+  afterAll(async () => {
+    await h?.close();
+    await front?.close();
+  });
+
+  it('the gateway starts, readiness false, vendor 503 keys_unavailable; it recovers within cooldownSec of the IdP returning', async () => {
+    const t0 = performance.now();
+    ({ h, front } = await jwksHarness({ refreshIntervalSec: 60, maxStalenessSec: 60, cooldownSec: 1, timeoutMs: 500 }, false));
+    expect(performance.now() - t0).toBeLessThan(5_000); // start-up is not held hostage by the IdP
+    const token = await h.token('geheim');
+
+    const r = await readiness(h.adminUrl);
+    expect(r).toMatchObject({ ready: false, checks: { keys: false, store: true, audit: true } });
+    expect(await metric(h.adminUrl, 'metagate_jwks_usable')).toBe(0);
+    expect(await refreshFailures(h)).toBeGreaterThanOrEqual(1);
+
+    const l = new Ledger(h.audit, h.vendorUrl);
+    for (let i = 0; i < 4; i++) expect(await l.get(TABLE, token)).toMatchObject({ status: 503, code: 'keys_unavailable' });
+    expect(h.upstream.requests.length).toBe(0); // nothing reached the platform unchecked
+
+    await front.up();
+    const upAt = performance.now();
+    await pollUntil(() => l.get(TABLE, token), (o) => o.status === 200, 4_000, 100);
+    expect(performance.now() - upAt).toBeLessThan(1_000 + 1_500); // cooldownSec + margin
+    // never a 200 before the keys were loaded, never a 503 after
+    const firstOk = l.sent.findIndex((o) => o.status === 200);
+    expect(l.sent.slice(0, firstOk).every((o) => o.status === 503 && o.code === 'keys_unavailable')).toBe(true);
+    expect(await l.get(TABLE, token)).toMatchObject({ status: 200 });
+    expect((await readiness(h.adminUrl)).ready).toBe(true);
+    await l.expectOneRecordEach();
+  });
+});
+
+describe('JWKS down later', () => {
+  const MAX_STALENESS_SEC = 2;
+  let h: Harness;
+  let front: Front;
+  let token: string;
+
+  beforeAll(async () => {
+    ({ h, front } = await jwksHarness({ refreshIntervalSec: 1, maxStalenessSec: MAX_STALENESS_SEC, cooldownSec: 1, timeoutMs: 400 }, true));
+    token = await h.token('geheim');
+  });
+  afterAll(async () => {
+    await h?.close();
+    await front?.close();
+  });
+
+  it(`down later: cached keys serve until maxStalenessSec (${MAX_STALENESS_SEC} s), then 503 keys_unavailable and readiness false; recovers when it returns`, async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    expect(await l.get(TABLE, token)).toMatchObject({ status: 200 });
+    const failuresBefore = await refreshFailures(h);
+    const keys = h.gateway.gateway.keys;
+
+    await front.down();
+    const downAt = Date.now();
+    expect(await l.get(TABLE, token)).toMatchObject({ status: 200 }); // served from cache right after the outage
+    const stampsMs: number[] = [];
+    await pollUntil(
+      async () => {
+        stampsMs.push(Date.now());
+        return l.get(TABLE, token);
+      },
+      (o) => o.status === 503,
+      MAX_STALENESS_SEC * 1000 + 2_500,
+      100,
+    );
+    // the key set loaded last before the outage is the one that ages (read now: a refresh in flight at the cut may
+    // still have completed)
+    const staleAt = keys.status().lastSuccessAt + MAX_STALENESS_SEC * 1000;
+    expect(Date.now() - downAt).toBeLessThan(MAX_STALENESS_SEC * 1000 + 1_500);
+    // no request that started after the keys went stale was allowed
+    const outage = l.sent.slice(2);
+    outage.forEach((o, i) => {
+      if (stampsMs[i]! > staleAt + 5) expect(o.status).toBe(503);
+    });
+    expect(outage.at(-1)).toMatchObject({ status: 503, code: 'keys_unavailable' });
+    for (let i = 0; i < 3; i++) expect(await l.get(TABLE, token)).toMatchObject({ status: 503, code: 'keys_unavailable' });
+    expect(await readiness(h.adminUrl)).toMatchObject({ ready: false, checks: { keys: false } });
+    expect(await metric(h.adminUrl, 'metagate_jwks_usable')).toBe(0);
+    expect(await refreshFailures(h)).toBeGreaterThan(failuresBefore);
+
+    const upstreamBefore = h.upstream.requests.length;
+    await front.up();
+    const { elapsed } = await pollUntil(() => l.get(TABLE, token), (o) => o.status === 200, 4_000, 100);
+    expect(elapsed).toBeLessThan(1_000 + 1_500);
+    expect(h.upstream.requests.length).toBe(upstreamBefore + 1); // only the recovered request reached the platform
+    expect((await readiness(h.adminUrl)).ready).toBe(true);
+    await l.expectOneRecordEach();
+  }, 20_000);
+
+});
+
+describe('JWKS slow and malformed (maxStalenessSec far away, so only the fault itself is measured)', () => {
+  let h: Harness;
+  let front: Front;
+  let token: string;
+
+  beforeAll(async () => {
+    ({ h, front } = await jwksHarness({ refreshIntervalSec: 1, maxStalenessSec: 60, cooldownSec: 1, timeoutMs: 400 }, true));
+    token = await h.token('geheim');
+  });
+  afterAll(async () => {
+    await h?.close();
+    await front?.close();
+  });
+  afterEach(async () => {
+    h.jwks.serve = h.issuer.jwks;
+    await pollUntil(() => readiness(h.adminUrl), (r) => r.ready, 5_000, 100);
+  });
+
+  it('slow (beyond timeoutMs): the refresh fails at timeoutMs, cached keys keep serving fast, an unknown kid is refused without waiting for the IdP', async () => {
+    let held = 0;
+    h.jwks.serve = (_req, res) => {
+      held++;
+      const t = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(h.issuer.jwks)), 5_000);
+      res.on('close', () => clearTimeout(t));
+    };
+    const failuresBefore = await refreshFailures(h);
+    await pollUntil(() => refreshFailures(h), (n) => n > failuresBefore, 3_000, 50);
+    expect(held).toBeGreaterThanOrEqual(1);
+
+    const l = new Ledger(h.audit, h.vendorUrl);
+    for (let i = 0; i < 5; i++) {
+      const o = await l.get(TABLE, token);
+      expect(o.status).toBe(200);
+      expect(o.ms).toBeLessThan(300); // a hung refresh never delays verification with known keys
+    }
+    const stranger = await createDevIssuer({ issuer: ISSUER, audience: AUDIENCE, kid: 'never-published' });
+    const unknown = await stranger.mint(personas(nowSec()).geheim!.claims);
+    const o = await l.get(TABLE, unknown);
+    expect(o).toMatchObject({ status: 401, code: 'token_invalid' });
+    expect(o.ms).toBeLessThan(400 + 1_000); // at most one refresh attempt, bounded by timeoutMs
+    await l.expectOneRecordEach();
+  });
+
+  for (const [name, serve] of [
+    ['not JSON', (_req: unknown, res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys": [ {"kty": "EC", ')],
+    ['an HTML page', (_req: unknown, res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Login</body></html>')],
+    ['an object without "keys"', (_req: unknown, res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"jwks":[]}')],
+    ['"keys" that is not an array', (_req: unknown, res: import('node:http').ServerResponse) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":"none"}')],
+    ['HTTP 500', (_req: unknown, res: import('node:http').ServerResponse) => void res.writeHead(500).end('oops')],
+  ] as const) {
+    it(`malformed set (${name}): the old keys are kept, refresh failures are counted, traffic continues`, async () => {
+      const failuresBefore = await refreshFailures(h);
+      const generation = h.gateway.gateway.keys.generation;
+      h.jwks.serve = serve;
+      await pollUntil(() => refreshFailures(h), (n) => n >= failuresBefore + 1, 3_000, 50);
+      const l = new Ledger(h.audit, h.vendorUrl);
+      expect(await l.get(TABLE, token)).toMatchObject({ status: 200 });
+      expect(await l.get(TABLE, await h.token('geheim'))).toMatchObject({ status: 200 }); // a fresh token, verified by signature
+      expect(h.gateway.gateway.keys.generation).toBe(generation);
+      expect((await readiness(h.adminUrl)).ready).toBe(true);
+      await l.expectOneRecordEach();
+    });
+  }
+
+  it('a set with no usable key ({"keys": []}) is an IdP withdrawing every key: it replaces the old keys (fail closed), 503 keys_unavailable, readiness false; recovers with a real set', async () => {
+    // Deliberate (src/auth/keystore.ts usable()): unlike a malformed answer, a well-formed empty set is believed.
+    h.jwks.serve = { keys: [] };
+    const l = new Ledger(h.audit, h.vendorUrl);
+    await pollUntil(() => l.get(TABLE, token), (o) => o.status === 503, 3_000, 100);
+    expect(l.sent.at(-1)).toMatchObject({ status: 503, code: 'keys_unavailable' });
+    expect(await readiness(h.adminUrl)).toMatchObject({ ready: false, checks: { keys: false } });
+    h.jwks.serve = h.issuer.jwks;
+    await pollUntil(() => l.get(TABLE, token), (o) => o.status === 200, 3_000, 100);
+    await l.expectOneRecordEach();
+  });
+});
+
+describe('JWKS key rotation', () => {
+  const REFRESH_SEC = 2;
+  let h: Harness;
+  let front: Front;
+
+  beforeAll(async () => {
+    ({ h, front } = await jwksHarness({ refreshIntervalSec: REFRESH_SEC, maxStalenessSec: 60, cooldownSec: 1, timeoutMs: 500 }, true));
+  });
+  afterAll(async () => {
+    await h?.close();
+    await front?.close();
+  });
+
+  it('new kid published alongside the old: accepted after at most one refresh; old kid removed: refused token_invalid, cached verifications included', async () => {
+    const claims = personas(nowSec()).geheim!.claims;
+    const next = await createDevIssuer({ issuer: ISSUER, audience: AUDIENCE, kid: 'test-key-2' });
+    const oldToken = await h.token('geheim');
+    const newToken = await next.mint(claims);
+    const l = new Ledger(h.audit, h.vendorUrl);
+    expect(await l.get(TABLE, oldToken)).toMatchObject({ status: 200 }); // now in the verified-token cache
+    expect(await l.get(TABLE, newToken)).toMatchObject({ status: 401, code: 'token_invalid' }); // not published yet
+
+    // publish the new key next to the old one
+    h.jwks.serve = { keys: [...h.issuer.jwks.keys, ...next.jwks.keys] };
+    const hitsAtPublish = h.jwks.hits;
+    let hitsAtAccept = -1;
+    await pollUntil(
+      async () => {
+        const o = await l.get(TABLE, newToken);
+        if (o.status === 200) hitsAtAccept = h.jwks.hits;
+        return o;
+      },
+      (o) => o.status === 200,
+      (REFRESH_SEC + 2) * 1000,
+      50,
+    );
+    expect(hitsAtAccept - hitsAtPublish).toBeLessThanOrEqual(1); // the first refresh after publication suffices
+    expect(await l.get(TABLE, oldToken)).toMatchObject({ status: 200 }); // both keys valid during the overlap
+
+    // drop the old key
+    h.jwks.serve = { keys: next.jwks.keys };
+    await pollUntil(() => l.get(TABLE, oldToken), (o) => o.status !== 200, (REFRESH_SEC + 2) * 1000, 50);
+    expect(l.sent.at(-1)).toMatchObject({ status: 401, code: 'token_invalid' });
+    // from then on: the old kid never again, cached or freshly minted; the new kid keeps working
+    for (let i = 0; i < 3; i++) expect(await l.get(TABLE, oldToken)).toMatchObject({ status: 401, code: 'token_invalid' });
+    expect(await l.get(TABLE, await h.token('geheim'))).toMatchObject({ status: 401, code: 'token_invalid' });
+    expect(await l.get(TABLE, newToken)).toMatchObject({ status: 200 });
+    expect(await l.get(TABLE, await next.mint(claims))).toMatchObject({ status: 200 });
+    await sleep(50);
+    await l.expectOneRecordEach();
+  }, 20_000);
+});

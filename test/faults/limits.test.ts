@@ -1,0 +1,268 @@
+// Resource limits (DESIGN §6.8 "slow clients, huge requests"): slow-loris, slow readers, oversized headers and paths,
+// hundreds of idle sockets and one abusive client. The gateway closes what overstays vendor.headersTimeoutMs with a
+// recorded 408, refuses what is too large with 431/414, and keeps answering everyone else within a bound.
+
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
+import { rawExchange } from '../helpers/http.js';
+import { createDevIssuer, personas } from '../../src/demo/issuer.js';
+import { DEMO_TABLE_ID } from '../../src/demo/data.js';
+import { Ledger, REPO_ROOT, TABLE, pollUntil, sleep, tally } from './helpers.js';
+
+const HEADERS_TIMEOUT_MS = 2_000;
+const BIG_PATH = '/api/v1/tables/name/demo.shop.sales.big';
+
+const SMALL = JSON.stringify({ id: DEMO_TABLE_ID, name: 'customers', columns: [{ name: 'customer_id', dataType: 'BIGINT' }] });
+/** ≈ 3 MB of allowed metadata: a table with very many documented columns */
+const BIG = JSON.stringify({
+  id: DEMO_TABLE_ID,
+  name: 'big',
+  columns: Array.from({ length: 30_000 }, (_, i) => ({ name: `column_${i}`, dataType: 'VARCHAR', description: 'd'.repeat(64) })),
+});
+
+let h: Harness;
+let token: string;
+
+beforeAll(async () => {
+  h = await startHarness({
+    configure: (cfg) => {
+      cfg.vendor.headersTimeoutMs = HEADERS_TIMEOUT_MS;
+    },
+  });
+  h.upstream.setHandler((req, res) => {
+    const body = req.url?.startsWith(BIG_PATH) ? BIG : SMALL;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }).end(body);
+  });
+  token = await h.token('geheim');
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** A normal client's latency while something else goes on: `n` sequential allowed requests, all must be 200. */
+async function bystander(l: Ledger, n: number, pauseMs = 0): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = await l.get(TABLE, token, { timeoutMs: 10_000 });
+    expect(o.status).toBe(200);
+    ms.push(o.ms);
+    if (pauseMs) await sleep(pauseMs);
+  }
+  return ms;
+}
+
+interface Dribbler {
+  socket: net.Socket;
+  received: () => string;
+  closedAt: () => number | null;
+  stop(): void;
+}
+
+/** Send a request one byte every `everyMs`, never finishing the headers within the timeout. */
+function slowLoris(port: number, everyMs = 500): Dribbler {
+  const socket = net.connect(port, '127.0.0.1');
+  const text = `GET ${TABLE} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${'x'.repeat(400)}\r\nX-Pad: ${'p'.repeat(400)}\r\n\r\n`;
+  let i = 0;
+  let got = '';
+  let closedAt: number | null = null;
+  const timer = setInterval(() => {
+    if (!socket.destroyed && socket.writable && i < text.length) socket.write(text[i++]!);
+  }, everyMs);
+  socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  socket.on('error', () => undefined);
+  socket.on('close', () => {
+    closedAt = performance.now();
+    clearInterval(timer);
+  });
+  return { socket, received: () => got, closedAt: () => closedAt, stop: () => (clearInterval(timer), socket.destroy()) };
+}
+
+describe('slow clients', () => {
+  // FAILS until Node's connection checker runs more often than its 30 s default (faults #1): today the connection is
+  // closed 30 s after it opened, whatever vendor.headersTimeoutMs says. Then the exactly-one-record check FAILS until
+  // clientError ignores a connection it already refused (faults #2): the peer's FIN after the 408 comes back as
+  // HPE_INVALID_EOF_STATE and is recorded as a second, 400 request.
+  it(`slow-loris (a byte every 500 ms) is cut at headersTimeoutMs (${HEADERS_TIMEOUT_MS} ms) with a 408 and exactly one request_rejected record`, async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const opened = performance.now();
+    const d = slowLoris(h.vendorPort);
+    try {
+      await pollUntil(() => d.closedAt(), (t) => t !== null, HEADERS_TIMEOUT_MS + 2_500, 50).catch(() => undefined);
+      expect(d.closedAt(), 'the gateway never closed the slow-loris connection').not.toBeNull();
+      expect(d.closedAt()! - opened).toBeLessThan(HEADERS_TIMEOUT_MS + 2_000);
+      expect(d.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(d.received()).toContain('"code":"request_rejected"');
+      l.expect(408, 'request_rejected');
+      const [rec] = await l.expectOneRecordEach(500);
+      expect(rec!.metagate.detail).toContain('ERR_HTTP_REQUEST_TIMEOUT');
+      expect(h.upstream.requests.length).toBe(0);
+    } finally {
+      d.stop();
+      await sleep(300); // whatever the stop causes is recorded before the next test counts
+    }
+  }, 15_000);
+
+  it('30 slow-loris connections at once do not slow a normal client down; each abandoned one is recorded once', async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const ds = Array.from({ length: 30 }, () => slowLoris(h.vendorPort, 200));
+    try {
+      await sleep(300);
+      const ms = await bystander(l, 20, 20);
+      expect(percentile(ms, 50)).toBeLessThan(100);
+      expect(Math.max(...ms)).toBeLessThan(1_000);
+    } finally {
+      for (const d of ds) d.stop();
+    }
+    // a client that gives up half-way through its headers is a malformed request (400), or a timed-out one (408)
+    // if the gateway cut it first: one record per connection either way
+    await pollUntil(() => l.records().length, (n) => n >= 50, 3_000).catch(() => undefined);
+    await sleep(300);
+    const recs = l.records();
+    const abandoned = recs.filter((r) => r.metagate.reasons[0] === 'request_rejected');
+    expect(recs.length).toBe(50);
+    expect(abandoned.length).toBe(30);
+    for (const r of abandoned) expect([400, 408]).toContain(r.http.response.status_code);
+    expect(recs.filter((r) => r.http.response.status_code === 200).length).toBe(20);
+  });
+
+  it('20 slow readers (≈ 3 MB answers they never read) do not block other clients', async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const readers: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        const s = net.connect(h.vendorPort, '127.0.0.1');
+        s.on('error', () => undefined);
+        s.write(`GET ${BIG_PATH} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+        s.pause(); // never read: the gateway's writes back up
+        readers.push(s);
+      }
+      await pollUntil(() => h.upstream.requests.filter((r) => r.url.startsWith(BIG_PATH)).length, (n) => n >= 20, 5_000);
+      const ms = await bystander(l, 20, 20);
+      expect(percentile(ms, 50)).toBeLessThan(150);
+      expect(Math.max(...ms)).toBeLessThan(1_500);
+    } finally {
+      for (const s of readers) s.destroy();
+    }
+    // the readers' requests were allowed and answered (into their full buffers): one record each, like everyone's
+    // A reader that goes away resets the connection (RST: unread data). The request was already recorded when its
+    // answer was handed over; the reset must not add a second, phantom "malformed request" record (regression,
+    // faults #2b: clientError used to record every ECONNRESET as a 400).
+    await pollUntil(() => l.records().length, (n) => n >= 40, 3_000).catch(() => undefined);
+    await sleep(500);
+    const recs = l.records();
+    expect(tally(recs.filter((r) => r.url.path !== BIG_PATH).map((r) => `${r.http.response.status_code} ${r.metagate.reasons[0] ?? 'allow'}`))).toEqual({ '200 allow': 20 });
+    const big = recs.filter((r) => r.url.path === BIG_PATH);
+    expect(big.length).toBe(20);
+    // allowed and answered; an answer that could not even be read from the platform in time is a 504
+    for (const r of big) expect([200, 504]).toContain(r.http.response.status_code);
+  });
+});
+
+describe('oversized requests', () => {
+  it('headers larger than vendor.maxHeaderBytes → 431 and one request_rejected record', async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const r = await rawExchange(h.vendorPort, `GET ${TABLE} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`);
+    expect(r.status).toBe(431);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'request_rejected', status: 431 });
+    l.expect(431, 'request_rejected');
+    await l.expectOneRecordEach(500);
+    expect(h.upstream.requests.filter((x) => x.headers['x-big']).length).toBe(0);
+  });
+
+  it('a path longer than vendor.maxPathLength → 414 and one path_rejected record', async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const o = await l.get(`/api/v1/tables/name/${'a'.repeat(3_000)}`, token);
+    expect(o).toMatchObject({ status: 414, code: 'path_rejected' });
+    await l.expectOneRecordEach();
+  });
+});
+
+describe('many connections and an abusive client', () => {
+  // The reclaim check FAILS until the connection checker runs often enough (faults #1; today: after ≈ 30 s).
+  it('500 idle sockets: a normal client is still answered promptly, and the gateway reclaims them at headersTimeoutMs', async () => {
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const idle: net.Socket[] = [];
+    let closedByServer = 0;
+    try {
+      await Promise.all(
+        Array.from(
+          { length: 500 },
+          () =>
+            new Promise<void>((ok) => {
+              const s = net.connect(h.vendorPort, '127.0.0.1', () => ok());
+              s.on('error', () => ok());
+              s.on('data', () => undefined);
+              s.on('end', () => closedByServer++);
+              idle.push(s);
+            }),
+        ),
+      );
+      const opened = performance.now();
+      const ms = await bystander(l, 20, 10);
+      expect(percentile(ms, 50)).toBeLessThan(100);
+      expect(Math.max(...ms)).toBeLessThan(1_000);
+      await pollUntil(() => closedByServer, (n) => n === 500, HEADERS_TIMEOUT_MS + 3_000, 100).catch(() => undefined);
+      expect(closedByServer, 'idle sockets closed by the gateway').toBe(500);
+      expect(performance.now() - opened).toBeLessThan(HEADERS_TIMEOUT_MS + 3_000);
+      // each reclaimed connection is one refused (408) "request", recorded once
+      for (let i = 0; i < 500; i++) l.expect(408, 'request_rejected');
+      await l.expectOneRecordEach(500);
+    } finally {
+      for (const s of idle) s.destroy();
+      await sleep(300);
+    }
+  }, 20_000);
+
+  it('one abusive client (50 connections, 3000 forged tokens, each a full signature check) does not starve another client', async () => {
+    const forger = await createDevIssuer({ issuer: ISSUER, audience: AUDIENCE, kid: 'test-key-1' }); // the gateway's kid, another key
+    const forged = await forger.mint(personas(Math.floor(Date.now() / 1000)).geheim!.claims);
+    const l = new Ledger(h.audit, h.vendorUrl);
+    const baseline = await bystander(l, 10, 10);
+
+    const AMOUNT = 3_000;
+    const child = spawn(process.execPath, [`${REPO_ROOT}/node_modules/autocannon/autocannon.js`, '-c', '50', '-a', String(AMOUNT), '-j', '-H', `authorization=Bearer ${forged}`, `${h.vendorUrl}${TABLE}`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const finished = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+    let running = true;
+    void finished.then(() => (running = false));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    try {
+      await sleep(300); // let the flood build up
+      const during: number[] = [];
+      while (running && during.length < 200) {
+        const o = await l.get(TABLE, token, { timeoutMs: 10_000 });
+        expect(o.status).toBe(200);
+        during.push(o.ms);
+      }
+      expect(await finished).toBe(0);
+      const result = JSON.parse(out) as { requests: { total: number }; errors: number; statusCodeStats: Record<string, { count: number }> };
+      expect(result.errors).toBe(0);
+      expect(result.statusCodeStats['401']?.count).toBe(AMOUNT);
+      expect(during.length).toBeGreaterThan(5);
+      // under the flood the other client waits longer, but is served: bounded, not starved
+      console.info(`bystander latency: baseline p50 ${percentile(baseline, 50).toFixed(1)} ms; under abuse p50 ${percentile(during, 50).toFixed(1)} ms, p95 ${percentile(during, 95).toFixed(1)} ms, max ${Math.max(...during).toFixed(1)} ms over ${during.length} requests`);
+      // (one run in a few shows a single ≈ 3 s outlier on a fresh connection; the bound is starvation, not speed)
+      expect(percentile(during, 50)).toBeLessThan(250);
+      expect(percentile(during, 95)).toBeLessThan(1_000);
+      expect(Math.max(...during)).toBeLessThan(5_000);
+      // every abusive request was refused and recorded once, the bystander's allowed ones too
+      for (let i = 0; i < AMOUNT; i++) l.expect(401, 'token_invalid');
+      const recs = await l.expectOneRecordEach(500);
+      expect(tally(recs.map((r) => r.metagate.decision))).toEqual({ allow: baseline.length + during.length, deny: AMOUNT });
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
+});

@@ -6,13 +6,17 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordCases } from '../security/summary.js';
 import { baseConfig, startHarness, startJwksServer, startUpstream, type JwksServer, type Upstream } from '../helpers/harness.js';
 import { AUDIENCE, ISSUER } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
 import { createDevIssuer, personas, type DevIssuer } from '../../src/demo/issuer.js';
 import { verifyAuditFiles } from '../../src/observability/audit-verify.js';
 import { Ledger, TABLE, fileRecords, metric, pollUntil, readiness, spawnGateway, type ChildGateway } from './helpers.js';
+
+// every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
+beforeEach(() => recordCases('8 availability and failure', 1));
 
 const NOBODY = 65534;
 const work = mkdtempSync(join(tmpdir(), 'metagate-audit-faults-'));

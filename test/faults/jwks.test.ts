@@ -2,10 +2,14 @@
 // later, is slow, rotates keys or serves a malformed set. Cached keys serve until maxStalenessSec and never after;
 // readiness follows usable keys; every request leaves exactly one audit record.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordCases } from '../security/summary.js';
 import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
 import { createDevIssuer, personas } from '../../src/demo/issuer.js';
 import { Front, Ledger, TABLE, metric, pollUntil, readiness, relayTo, sleep } from './helpers.js';
+
+// every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
+beforeEach(() => recordCases('8 availability and failure', 1));
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 const refreshFailures = (h: Harness) => metric(h.adminUrl, 'metagate_jwks_refreshes_total', { result: 'failure' });

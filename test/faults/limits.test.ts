@@ -4,12 +4,16 @@
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordCases } from '../security/summary.js';
 import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
 import { rawExchange } from '../helpers/http.js';
 import { createDevIssuer, personas } from '../../src/demo/issuer.js';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { Ledger, REPO_ROOT, TABLE, pollUntil, sleep, tally } from './helpers.js';
+
+// every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
+beforeEach(() => recordCases('8 availability and failure', 1));
 
 const HEADERS_TIMEOUT_MS = 2_000;
 const BIG_PATH = '/api/v1/tables/name/demo.shop.sales.big';

@@ -7,12 +7,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordCases } from '../security/summary.js';
 import { AUDIENCE, ISSUER, baseConfig, startJwksServer, type JwksServer } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
 import { createDevIssuer, personas } from '../../src/demo/issuer.js';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { Ledger, fileRecords, metric, spawnGateway, tally, type ChildGateway } from './helpers.js';
+
+// every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
+beforeEach(() => recordCases('8 availability and failure', 1));
 
 const CAP = 4 * 1024 * 1024;
 const CONCURRENCY = 24;

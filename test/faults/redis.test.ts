@@ -4,9 +4,13 @@
 // audit record; the gateway recovers without a restart.
 
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordCases } from '../security/summary.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { Ledger, RedisProcess, SAMPLE_DATA, TABLE, USAGE, metric, pollUntil, readiness, sleep, type Outcome } from './helpers.js';
+
+// every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
+beforeEach(() => recordCases('8 availability and failure', 1));
 
 const COMMAND_TIMEOUT_MS = 300;
 

@@ -2,9 +2,13 @@
 // demo platform goes down, stalls, resets, speaks garbage or floods; the vendor gets 502/504 with a generic body,
 // readiness is unchanged, every request leaves exactly one audit record, and service resumes without a restart.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordCases } from '../security/summary.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { Front, Ledger, TABLE, metric, pollUntil, readiness, relayTo, sleep, streamBody } from './helpers.js';
+
+// every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
+beforeEach(() => recordCases('8 availability and failure', 1));
 
 const RESPONSE_TIMEOUT_MS = 500;
 const CAP = 4 * 1024 * 1024;

@@ -469,12 +469,18 @@ export async function spawnGateway(config: Record<string, any>, opts: { nodeArgs
     if (err.length > 20_000) err = err.slice(-10_000);
   });
   let status: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  const exited = new Promise<void>((r) =>
+  const exited = new Promise<void>((r) => {
     child.once('exit', (code, signal) => {
       status = { code, signal };
       r();
-    }),
-  );
+    });
+    // a child that cannot be spawned at all (e.g. the node binary is not executable for the uid) never exits
+    child.once('error', (e) => {
+      err += `spawn failed: ${e.message}`;
+      status = { code: null, signal: null };
+      r();
+    });
+  });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const gw: ChildGateway = {
     vendorUrl: `http://127.0.0.1:${vendorPort}`,

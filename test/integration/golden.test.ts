@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { request, type SimpleResponse } from '../helpers/http.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
+import { getPath } from '../helpers/json.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(HERE, '..', 'fixtures');
@@ -40,21 +41,6 @@ const QUERY_FOR_RULE: Readonly<Record<string, string>> = {
 };
 
 // ---------------------------------------------------------------- JSON helpers (independent of the gateway)
-
-function getPath(value: unknown, path: string): unknown {
-  let cur: unknown = value;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    if (Array.isArray(cur)) {
-      if (!/^(0|[1-9][0-9]*)$/.test(part)) return undefined;
-      cur = cur[Number(part)];
-    } else {
-      if (!Object.prototype.hasOwnProperty.call(cur, part)) return undefined;
-      cur = (cur as Record<string, unknown>)[part];
-    }
-  }
-  return cur;
-}
 
 /** Canaries present in a parsed value: strings as substrings of any key or string, numbers as equal numbers. */
 function canariesIn(value: unknown, canaries: ReadonlyArray<string | number>): Array<string | number> {

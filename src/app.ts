@@ -122,6 +122,8 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       { payload: verified.token.payload, policy: rt.policy, now, ...(ctx.rule ? { category: ctx.rule.category } : {}) },
       { store: gw.store, metrics: gw.metrics },
     );
+    if (decided.state) gw.noteStoreCheck(true);
+    else if (!decided.ok && decided.denials.some((d) => d.reason === 'state_unavailable')) gw.noteStoreCheck(false);
     if (decided.identity) ctx.identity = decided.identity;
     if (decided.state) ctx.rateLimit = decided.state.rateLimit;
     if (!decided.ok) {

@@ -22,6 +22,9 @@ export interface GatewayDeps {
   now?: () => number;
 }
 
+/** How long a failed state check keeps readiness false unless a later check succeeds. */
+export const STORE_FAILURE_HOLD_MS = 2000;
+
 export class Gateway {
   runtime: Runtime;
   readonly store: StateStore;
@@ -34,6 +37,8 @@ export class Gateway {
   /** the upstream connection pool (upstream settings are bound at start) */
   readonly forwarder: Forwarder;
   draining = false;
+  private storeFailedAt = 0;
+  private storeSucceededAt = 0;
 
   constructor(deps: GatewayDeps) {
     this.runtime = deps.runtime;
@@ -67,11 +72,22 @@ export class Gateway {
     await this.keys.start();
   }
 
+  /** The outcome of a per-request state check: a connected but stalled store is reported by its failing checks. */
+  noteStoreCheck(ok: boolean): void {
+    if (ok) this.storeSucceededAt = this.now();
+    else this.storeFailedAt = this.now();
+  }
+
+  /** True while the latest state checks failed and the last failure is recent (it clears itself without traffic). */
+  private storeFailing(): boolean {
+    return this.storeFailedAt > this.storeSucceededAt && this.now() - this.storeFailedAt < STORE_FAILURE_HOLD_MS;
+  }
+
   /** Ready when keys are usable, the store answers and the audit trail can be written. */
   readiness(): { ready: boolean; checks: Record<string, boolean> } {
     const checks = {
       keys: this.keys.usable(),
-      store: this.store.health().ok,
+      store: this.store.health().ok && !this.storeFailing(),
       audit: this.audit.healthy || !this.runtime.config.audit.failClosed,
       draining: !this.draining,
     };

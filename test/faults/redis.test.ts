@@ -175,8 +175,11 @@ describe('Redis failing under traffic', () => {
       expect(o.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 700);
     }
     expect(h.upstream.requests.length).toBe(upstreamBefore);
+    // connected but stalled: the failing checks take readiness down (the connection alone still looks fine)
+    expect(await readiness(h.adminUrl)).toMatchObject({ ready: false, checks: { store: false } });
     await done;
     await pollUntil(() => l.get(geheim.path, geheim.token), (o) => o.status === 200, 3_000, 50);
+    expect(await readiness(h.adminUrl)).toMatchObject({ ready: true, checks: { store: true } });
     await l.expectOneRecordEach();
   });
 });

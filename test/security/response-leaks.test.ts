@@ -303,7 +303,10 @@ describe('size limits and broken bodies', () => {
         expect(sent.bytes).toBeGreaterThanOrEqual(50 * 1024 * 1024);
       });
       for (const p of m.probes) expectRefused(p, 'response_rejected', /not valid UTF-8 JSON/);
-      expect(m.maxBufferGrowth).toBeGreaterThan(40 * 1024 * 1024);
+      // The control only has to show the measurement tells a body held in memory from a capped one: far above the
+      // 2×CAP bound the capped tests assert. The sampler runs on the gateway's own (busy) event loop, so on a loaded
+      // machine it catches only part of the 50 MB peak (23.5 MB seen once in CI against a 40 MB bound).
+      expect(m.maxBufferGrowth).toBeGreaterThan(10 * CAP);
       expect(m.maxRssGrowth, `RSS growth per attempt: ${m.rssGrowth.join(', ')}`).toBeGreaterThan(20 * 1024 * 1024);
     } finally {
       roomy.upstream.setHandler(null);

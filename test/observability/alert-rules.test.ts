@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { Metrics } from '../../src/observability/metrics.js';
+import { exportedSeriesNames, referencedMetrics } from './promql.js';
 
 const PROMTOOL = '/usr/bin/promtool';
 const DIR = new URL('../../docker/prometheus/', import.meta.url).pathname;
@@ -25,20 +25,6 @@ interface AlertTest {
 const rules = (parse(readFileSync(`${DIR}alerts.yml`, 'utf8')) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
 const unitTests = (parse(readFileSync(`${DIR}alerts.test.yml`, 'utf8')) as { tests: AlertTest[] }).tests;
 
-/** Every series name the gateway exports (histograms as _bucket, _sum and _count), plus Prometheus' own `up`. */
-async function exportedSeriesNames(): Promise<Set<string>> {
-  const out = new Set(['up']);
-  for (const m of await new Metrics({ version: '0', filterFields: [] }).registry.getMetricsAsJSON()) {
-    if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) out.add(`${m.name}${suffix}`);
-    else out.add(m.name);
-  }
-  return out;
-}
-
-/** Metric names in a PromQL expression (metagate_* and `up`). */
-function referencedMetrics(expr: string): string[] {
-  return [...new Set([...expr.matchAll(/\b(metagate_[a-zA-Z0-9_]+|up)\b(?!\s*\()/g)].map((m) => m[1]!))];
-}
 
 function promtool(...args: string[]) {
   if (!existsSync(PROMTOOL)) throw new Error(`${PROMTOOL} not found: install the Debian package "prometheus" (apt-get install prometheus)`);

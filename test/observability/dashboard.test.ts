@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { Metrics } from '../../src/observability/metrics.js';
+import { exportedSeriesNames, referencedMetrics } from './promql.js';
 
 const FILE = new URL('../../docker/grafana/metagate-dashboard.json', import.meta.url).pathname;
 const DS = '${DS_PROMETHEUS}';
@@ -37,18 +37,6 @@ const dash = JSON.parse(readFileSync(FILE, 'utf8')) as Dashboard;
 const queryPanels = dash.panels.filter((p) => p.type !== 'row');
 const exprs = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, ref: t.refId, expr: t.expr })));
 
-async function exportedSeriesNames(): Promise<Set<string>> {
-  const out = new Set(['up']);
-  for (const m of await new Metrics({ version: '0', filterFields: [] }).registry.getMetricsAsJSON()) {
-    if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) out.add(`${m.name}${suffix}`);
-    else out.add(m.name);
-  }
-  return out;
-}
-
-function referencedMetrics(expr: string): string[] {
-  return [...new Set([...expr.matchAll(/\b(metagate_[a-zA-Z0-9_]+|up)\b(?!\s*\()/g)].map((m) => m[1]!))];
-}
 
 describe('docker/grafana/metagate-dashboard.json', () => {
   test('is a Grafana dashboard model whose panels all query ${DS_PROMETHEUS}', () => {

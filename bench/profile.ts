@@ -47,7 +47,17 @@ function summarize(file: string): void {
   const where = (u: string) => (u.includes('node_modules/') ? u.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, '$1') : u.includes('/src/') ? u.replace(/.*\/(src\/.*)/, '$1') : u || '(native)');
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
+  const inclFn = new Map<string, number>();
   for (const [id, t] of time) {
+    const seenFn = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const c = byId.get(cur)!.callFrame;
+      const k = `${c.functionName || '(anonymous)'}  ${where(c.url)}:${c.lineNumber + 1}`;
+      if (!seenFn.has(k)) {
+        seenFn.add(k);
+        inclFn.set(k, (inclFn.get(k) ?? 0) + t);
+      }
+    }
     const cf = byId.get(id)!.callFrame;
     const key = `${cf.functionName || '(anonymous)'}  ${where(cf.url)}:${cf.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + t);
@@ -63,6 +73,15 @@ function summarize(file: string): void {
   const pct = (t: number) => `${((t / total) * 100).toFixed(1).padStart(5)}%`;
   console.log('\nself time, top 30:');
   for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(pct(t), k);
+  const selfFile = new Map<string, number>();
+  for (const [id, t] of time) {
+    const w = where(byId.get(id)!.callFrame.url);
+    selfFile.set(w, (selfFile.get(w) ?? 0) + t);
+  }
+  console.log('\nself time by package / source file, top 40:');
+  for (const [k, t] of [...selfFile].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(pct(t), k);
+  console.log('\ninclusive time by function, top 60:');
+  for (const [k, t] of [...inclFn].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(pct(t), k);
   console.log('\ninclusive time by package / source file, top 30:');
   for (const [k, t] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(pct(t), k);
 }

@@ -14,7 +14,7 @@ import { checkQuery } from './pipeline/match.js';
 import { countAuthorization } from './pipeline/authenticate.js';
 import { authorize } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
-import { createResponseFilter } from './pipeline/filter-response.js';
+import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
 import { refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
@@ -197,15 +197,7 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       ctx.upstreamStart = process.hrtime.bigint();
       const headers = upstreamHeaders(request.headers, ctx, ctx.runtime, request.id, gw.forwarder.host);
       const target = ctx.upstreamQuery ? `${ctx.upstreamPath}?${ctx.upstreamQuery}` : ctx.upstreamPath;
-      gw.forwarder.get(target, headers).then(
-        (r) => {
-          if (r.ok) return filter(request, reply, r.response);
-          gw.metrics.upstreamErrors.inc({ kind: r.kind });
-          ctx.upstreamMs = Number(process.hrtime.bigint() - ctx.upstreamStart!) / 1e6;
-          refuse(request, reply, r.kind === 'timeout' ? 'upstream_timeout' : 'upstream_error');
-        },
-        () => refuse(request, reply, 'internal_error'),
-      );
+      gw.forwarder.fetch(target, headers, wantBody, (result) => filter(request, reply, result));
       return reply;
     },
   });

@@ -23,9 +23,24 @@ export interface AuthorizeDeps {
   metrics?: Metrics;
 }
 
+/**
+ * Identities read from verified token payloads, per policy. A verified payload is frozen and shared by every request
+ * that presents its token (the authenticator's cache), and of everything the claims decide only the clearance expiry
+ * depends on the time: a passing evaluation stays valid for that payload and policy until the clearance expires.
+ */
+const identities = new WeakMap<object, { policy: CompiledPolicy; identity: Identity }>();
+
+function readIdentity(payload: Record<string, unknown>, policy: CompiledPolicy, now: number): { identity?: Identity; denials: Denial[] } {
+  const hit = identities.get(payload);
+  if (hit !== undefined && hit.policy === policy && hit.identity.clearanceExpiresAt > now) return { identity: hit.identity, denials: [] };
+  const r = evaluateClaims(payload, policy, now);
+  if (r.identity && r.denials.length === 0 && Object.isFrozen(payload)) identities.set(payload, { policy, identity: Object.freeze(r.identity) });
+  return r;
+}
+
 /** Pure part: claims and category. */
 export function authorizeClaims(input: AuthorizeInput): { identity?: Identity; denials: Denial[] } {
-  const { identity, denials } = evaluateClaims(input.payload, input.policy, input.now);
+  const { identity, denials } = readIdentity(input.payload, input.policy, input.now);
   if (!identity) return { denials };
   if (input.category) {
     const d = checkCategory(identity, input.category, input.policy);

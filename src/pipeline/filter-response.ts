@@ -1,11 +1,12 @@
 // Stage 7: let through only a bounded, uncompressed JSON answer with an allowed status, filtered field by field.
 
 import { isUtf8 } from 'node:buffer';
-import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NOT_FOUND_PROBLEM, PROBLEM_CONTENT_TYPE } from '../errors.js';
 import { FilterRejection } from '../filters/compile.js';
 import type { Metrics, UpstreamErrorKind } from '../observability/metrics.js';
+import type { ForwardResult } from './forward.js';
 import { applySecurityHeaders, refuse } from './respond.js';
 
 /** Upstream response headers that may reach the vendor (values are re-checked to be printable). */
@@ -13,71 +14,8 @@ const RESPONSE_HEADER_ALLOWLIST = ['etag', 'last-modified', 'content-language'] 
 
 const JSON_TYPE_RE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
-export interface UpstreamResponse {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  stream: Readable;
-}
-
-export type BodyOutcome = { ok: true; body: Buffer } | { ok: false; kind: UpstreamErrorKind };
-
-/**
- * Read at most `cap` bytes within `deadlineMs`; past the cap or the deadline the stream is destroyed, so memory stays
- * bounded by the cap and a drip-feeding upstream (which undici's per-chunk body timeout never catches) cannot hold
- * the request open.
- */
-export function readCapped(stream: Readable, cap: number, declaredLength: number | undefined, deadlineMs = Infinity): Promise<BodyOutcome> {
-  return new Promise((resolve) => {
-    if (declaredLength !== undefined && declaredLength > cap) {
-      discard(stream);
-      resolve({ ok: false, kind: 'too_large' });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (o: BodyOutcome) => {
-      if (done) return;
-      done = true;
-      if (timer) clearTimeout(timer);
-      stream.off('data', onData);
-      if (!o.ok) chunks.length = 0;
-      resolve(o);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > cap) {
-        finish({ ok: false, kind: 'too_large' });
-        discard(stream);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    if (Number.isFinite(deadlineMs)) {
-      timer = setTimeout(() => {
-        finish({ ok: false, kind: 'timeout' });
-        discard(stream);
-      }, Math.max(0, deadlineMs));
-    }
-    stream.on('data', onData);
-    stream.once('end', () => finish({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }));
-    stream.once('error', (err: NodeJS.ErrnoException) => finish({ ok: false, kind: /timeout/i.test(err.code ?? err.name ?? '') ? 'timeout' : 'reset' }));
-    stream.once('close', () => finish({ ok: false, kind: 'reset' }));
-  });
-}
-
-/**
- * Throw an upstream body away without reading it. undici's body stream errors with an AbortError when destroyed
- * before its end; without a listener that error is uncaught and takes the whole process down.
- */
-export function discard(stream: Readable): void {
-  stream.on('error', () => {});
-  stream.destroy();
-}
-
 /** A single-valued header; a repeated header reads as `null` (ambiguous, never trusted). */
-function header(h: UpstreamResponse['headers'], name: string): string | undefined | null {
+function header(h: IncomingHttpHeaders, name: string): string | undefined | null {
   const v = h[name];
   return Array.isArray(v) ? null : v;
 }
@@ -113,29 +51,51 @@ function rejectResponse(request: FastifyRequest, reply: FastifyReply, kind: Upst
   else refuse(request, reply, 'response_rejected');
 }
 
-/** The onResponse callback handed to the forwarder. */
+/**
+ * Whether the forwarder should read the body: only a 200 answer in uncompressed JSON is ever passed on. Every other
+ * answer is refused or answered by the gateway on its own, so its body is never read.
+ */
+export function wantBody(status: number, headers: IncomingHttpHeaders): boolean {
+  return status === 200 && encodingProblem(headers) === null && typeProblem(headers) === null;
+}
+
+function encodingProblem(headers: IncomingHttpHeaders): 'encoded' | null {
+  const encoding = header(headers, 'content-encoding');
+  return encoding === null || (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') ? 'encoded' : null;
+}
+
+function typeProblem(headers: IncomingHttpHeaders): 'not_json' | null {
+  const type = header(headers, 'content-type');
+  return typeof type !== 'string' || !JSON_TYPE_RE.test(type) ? 'not_json' : null;
+}
+
+/** The forwarder's callback: answer the vendor from what the upstream sent, or refuse. Never throws. */
 export function createResponseFilter(deps: FilterDeps) {
-  return function onUpstreamResponse(request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse): void {
-    filterResponse(request, reply, res, deps).catch(() => {
-      // never an unhandled rejection (it would take the process down): refuse whatever went wrong
-      discard(res.stream);
+  return function onUpstreamAnswer(request: FastifyRequest, reply: FastifyReply, result: ForwardResult): void {
+    try {
+      filterResponse(request, reply, result, deps);
+    } catch {
+      // never an unhandled error (it would take the process down): refuse whatever went wrong
       if (!reply.sent) rejectResponse(request, reply, 'other', deps);
-    });
+    }
   };
 }
 
-async function filterResponse(request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, deps: FilterDeps): Promise<void> {
+function filterResponse(request: FastifyRequest, reply: FastifyReply, result: ForwardResult, deps: FilterDeps): void {
   const ctx = request.mg;
+  if (ctx.upstreamStart !== undefined) ctx.upstreamMs = Number(process.hrtime.bigint() - ctx.upstreamStart) / 1e6;
+  const cfg = ctx.runtime.config.upstream;
+  if (!result.ok) {
+    const k = result.kind;
+    rejectResponse(request, reply, k, deps, k === 'too_large' ? `limit ${cfg.maxResponseBytes} bytes` : k === 'timeout' ? `limit ${cfg.responseTimeoutMs} ms` : undefined);
+    return;
+  }
+  const res = result.answer;
   const status = res.statusCode;
   ctx.upstreamStatus = status;
-  if (ctx.upstreamStart !== undefined) ctx.upstreamMs = Number(process.hrtime.bigint() - ctx.upstreamStart) / 1e6;
-  const rule = ctx.rule!;
-  const cfg = ctx.runtime.config.upstream;
 
   if (status === 304 || status === 404 || status === 204) {
-    // an upstream error page or any other body never reaches the client; destroying (not draining) keeps an endless
-    // or drip-fed body from holding the connection
-    discard(res.stream);
+    // an upstream error page or any other body never reaches the client (the forwarder did not read it)
     applySecurityHeaders(reply);
     if (status === 304) {
       copyAllowedHeaders(reply, res.headers);
@@ -145,33 +105,16 @@ async function filterResponse(request: FastifyRequest, reply: FastifyReply, res:
     return;
   }
   if (status !== 200) {
-    discard(res.stream);
     rejectResponse(request, reply, status >= 500 ? 'status_5xx' : status >= 300 && status < 400 ? 'redirect' : 'status_other', deps, `status ${status}`);
     return;
   }
-  const encoding = header(res.headers, 'content-encoding');
-  if (encoding === null || (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity')) {
-    discard(res.stream);
-    rejectResponse(request, reply, 'encoded', deps);
-    return;
-  }
-  const type = header(res.headers, 'content-type');
-  if (typeof type !== 'string' || !JSON_TYPE_RE.test(type)) {
-    discard(res.stream);
-    rejectResponse(request, reply, 'not_json', deps);
-    return;
-  }
-  const lenHeader = header(res.headers, 'content-length');
-  const declared = typeof lenHeader === 'string' && /^\d{1,15}$/.test(lenHeader) ? Number(lenHeader) : undefined;
-  const started = ctx.upstreamStart ?? process.hrtime.bigint();
-  const remainingMs = cfg.responseTimeoutMs - Number(process.hrtime.bigint() - started) / 1e6;
-  const read = await readCapped(res.stream, cfg.maxResponseBytes, declared, remainingMs);
-  if (!read.ok) {
-    rejectResponse(request, reply, read.kind, deps, read.kind === 'too_large' ? `limit ${cfg.maxResponseBytes} bytes` : read.kind === 'timeout' ? `limit ${cfg.responseTimeoutMs} ms` : undefined);
+  const headProblem = encodingProblem(res.headers) ?? typeProblem(res.headers);
+  const body = res.body;
+  if (headProblem !== null || body === null) {
+    rejectResponse(request, reply, headProblem ?? 'other', deps);
     return;
   }
   // strict UTF-8 without a byte order mark: a lossy decode would let the gateway read other text than the bytes say
-  const body = read.body;
   if (!isUtf8(body) || (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf)) {
     rejectResponse(request, reply, 'bad_json', deps, 'invalid UTF-8 or a byte order mark');
     return;
@@ -186,7 +129,7 @@ async function filterResponse(request: FastifyRequest, reply: FastifyReply, res:
   const removed = new Map<string, number>();
   let out: string;
   try {
-    out = JSON.stringify(rule.filter.apply(value, removed, cfg.maxJsonDepth));
+    out = JSON.stringify(ctx.rule!.filter.apply(value, removed, cfg.maxJsonDepth));
   } catch (err) {
     rejectResponse(request, reply, err instanceof FilterRejection ? 'shape' : 'other', deps, err instanceof FilterRejection ? err.message : undefined);
     return;
@@ -199,7 +142,7 @@ async function filterResponse(request: FastifyRequest, reply: FastifyReply, res:
   reply.code(200).type('application/json; charset=utf-8').send(out);
 }
 
-function copyAllowedHeaders(reply: FastifyReply, headers: UpstreamResponse['headers']): void {
+function copyAllowedHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {
   for (const name of RESPONSE_HEADER_ALLOWLIST) {
     const v = header(headers, name);
     if (typeof v === 'string' && v.length <= 256 && /^[\x20-\x7e]*$/.test(v)) reply.header(name, v);

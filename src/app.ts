@@ -47,6 +47,8 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
   const app = Fastify({
     loggerInstance: gw.logger,
     logController: new LogController({ disableRequestLogging: true }),
+    // no per-request child logger: nothing logs through request.log, and a pino child per request costs CPU
+    childLoggerFactory: (logger) => logger,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     trustProxy: false,

@@ -50,6 +50,43 @@ export interface AdminAuditRecord {
 
 export type AuditRecord = RequestAuditRecord | AdminAuditRecord;
 
+const str = JSON.stringify;
+/** A JSON number; JSON has no NaN or Infinity (JSON.stringify writes null for them). */
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/**
+ * One vendor-request record as JSON: exactly the text `JSON.stringify(record)` gives for the shape buildRecord
+ * makes (same keys, same order; test/observability/audit-json.test.ts checks it on generated records), written out
+ * field by field because it runs once per request and the generic serialiser costs more than twice as much.
+ * Free text (path, ids, names, details) goes through JSON.stringify; only values from closed sets are written as they
+ * are, and those are re-checked to be plain tokens.
+ */
+export function requestRecordJson(r: RequestAuditRecord): string {
+  const e = r.event;
+  const m = r.metagate;
+  let s = `{"@timestamp":${str(r['@timestamp'])},"event":{"kind":${str(e.kind)},"category":${str(e.category)},"action":${str(e.action)},"outcome":${token(e.outcome)},"duration":${num(e.duration)}},"http":{"request":{"id":${str(r.http.request.id)},"method":${token(r.http.request.method)}},"response":{"status_code":${num(r.http.response.status_code)}}},"url":{"path":${r.url.path === null ? 'null' : str(r.url.path)}},"source":{"ip":${str(r.source.ip)}},"metagate":{"decision":${token(m.decision)},"reasons":${m.reasons.length === 0 ? '[]' : str(m.reasons)},"config_hash":${str(m.config_hash)}`;
+  if (m.detail !== undefined) s += `,"detail":${str(m.detail)}`;
+  if (m.rule !== undefined) s += `,"rule":${str(m.rule)}`;
+  if (m.category !== undefined) s += `,"category":${str(m.category)}`;
+  if (m.nationality !== undefined) s += `,"nationality":${str(m.nationality)}`;
+  if (m.clearance !== undefined) s += `,"clearance":${str(m.clearance)}`;
+  if (m.clearance_expires_at !== undefined) s += `,"clearance_expires_at":${str(m.clearance_expires_at)}`;
+  if (m.org !== undefined) s += `,"org":${str(m.org)}`;
+  if (m.token_id !== undefined) s += `,"token_id":${str(m.token_id)}`;
+  if (m.token_fingerprint !== undefined) s += `,"token_fingerprint":${str(m.token_fingerprint)}`;
+  if (m.upstream_status !== undefined) s += `,"upstream_status":${num(m.upstream_status)}`;
+  if (m.upstream_ms !== undefined) s += `,"upstream_ms":${num(m.upstream_ms)}`;
+  if (m.fields_removed !== undefined) s += `,"fields_removed":${str(m.fields_removed)}`;
+  if (m.response_bytes !== undefined) s += `,"response_bytes":${num(m.response_bytes)}`;
+  s += '}';
+  if (r.user !== undefined) s += `,"user":{"id":${str(r.user.id)}}`;
+  return `${s}}`;
+}
+
+const TOKEN_RE = /^[A-Za-z_]+$/;
+/** A value from a closed set (outcome, method label, decision): quoted as it is when it is a plain word. */
+const token = (v: string): string => (TOKEN_RE.test(v) ? `"${v}"` : str(v));
+
 export interface AuditTrailOptions {
   /** 'stdout', a file path, or a stream (tests) */
   destination: string | Writable;
@@ -293,7 +330,9 @@ export class AuditTrail {
       return false;
     }
     this.written++;
-    this.stream.write(this.link(JSON.stringify(record)));
+    // the vendor-request shape gets its own serialiser; anything else (admin actions) the generic one
+    const json = (record.event as { action?: unknown } | undefined)?.action === 'vendor_request' ? requestRecordJson(record as RequestAuditRecord) : JSON.stringify(record);
+    this.stream.write(this.link(json));
     if (this.file && this.batchTimer === null) {
       this.batchTimer = setTimeout(this.writeBatch, BATCH_MS);
       this.batchTimer.unref();

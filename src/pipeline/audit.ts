@@ -5,10 +5,20 @@ import type { AuditTrail, RequestAuditRecord } from '../observability/audit.js';
 import type { Metrics } from '../observability/metrics.js';
 import { methodLabel } from '../observability/metrics.js';
 import type { RequestContext } from './context.js';
+import type { Identity } from '../policy/claims.js';
 
 export interface AuditDeps {
   audit: AuditTrail;
   metrics: Metrics;
+}
+
+/** Identities are shared by the requests of one token (authorize.ts caches them): format each expiry once. */
+const expiryText = new WeakMap<Identity, string>();
+
+function isoDate(id: Identity): string {
+  let text = expiryText.get(id);
+  if (text === undefined) expiryText.set(id, (text = new Date(id.clearanceExpiresAt).toISOString()));
+  return text;
 }
 
 export function buildRecord(ctx: RequestContext, requestId: string, method: string, ip: string, status: number): RequestAuditRecord {
@@ -24,16 +34,13 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
   if (id) {
     mg.nationality = id.nationality;
     mg.clearance = id.clearance;
-    mg.clearance_expires_at = new Date(id.clearanceExpiresAt).toISOString();
+    mg.clearance_expires_at = isoDate(id);
     if (id.org !== undefined) mg.org = id.org;
-    if (id.jti !== undefined) mg.token_id = id.jti;
   }
-  if (ctx.token) {
-    mg.token_fingerprint = ctx.token.fingerprint;
-    // a verified token refused on its claims still names its token id: analysts revoke and correlate by it
-    const jti = ctx.token.payload.jti;
-    if (mg.token_id === undefined && typeof jti === 'string') mg.token_id = jti;
-  }
+  // a verified token refused on its claims still names its token id: analysts revoke and correlate by it
+  const jti = id?.jti ?? ctx.token?.payload.jti;
+  if (typeof jti === 'string') mg.token_id = jti;
+  if (ctx.token) mg.token_fingerprint = ctx.token.fingerprint;
   if (ctx.upstreamStatus !== undefined) mg.upstream_status = ctx.upstreamStatus;
   if (ctx.upstreamMs !== undefined) mg.upstream_ms = Math.round(ctx.upstreamMs * 1000) / 1000;
   if (ctx.fieldsRemoved && ctx.fieldsRemoved.size > 0) mg.fields_removed = Object.fromEntries(ctx.fieldsRemoved);

@@ -1,0 +1,94 @@
+// The vendor-request record's hand-written serialiser (requestRecordJson) must write exactly what JSON.stringify
+// writes for every record buildRecord can make: same keys, same order, same escaping. Generated records cover every
+// optional field, free text with quotes, control characters, lone surrogates and non-ASCII, and odd numbers.
+
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { buildRecord } from '../../src/pipeline/audit.js';
+import { newContext, type RequestContext } from '../../src/pipeline/context.js';
+import { requestRecordJson } from '../../src/observability/audit.js';
+import { CATEGORIES, DENY_REASONS } from '../../src/policy/reasons.js';
+import type { Runtime } from '../../src/config/load.js';
+
+const text = fc.string({ unit: 'binary', maxLength: 40 });
+const hex = (n: number, m: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: m });
+const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+
+const contexts = fc.record({
+  hash: hex(8, 64),
+  reasons: fc.subarray([...DENY_REASONS]),
+  detail: opt(text),
+  rule: opt(fc.record({ id: text, category: fc.constantFrom(...CATEGORIES) })),
+  internal: opt(fc.constant('whoami' as const)),
+  identity: opt(
+    fc.record({
+      subject: text,
+      nationality: text,
+      clearance: text,
+      clearanceExpiresAt: fc.integer({ min: 0, max: 253_402_300_799_000 }),
+      org: opt(text),
+      jti: opt(text),
+    }),
+  ),
+  token: opt(fc.record({ fingerprint: hex(16, 16), jti: opt(fc.oneof(text, fc.integer())), sub: opt(fc.oneof(text, fc.integer())) })),
+  path: opt(text),
+  upstreamStatus: opt(fc.integer({ min: 100, max: 599 })),
+  upstreamMs: opt(fc.oneof(fc.double({ noNaN: false }), fc.constantFrom(0, -0, Infinity, 1e21, 1.5e-7))),
+  fieldsRemoved: opt(fc.array(fc.tuple(text, fc.nat()), { maxLength: 4 })),
+  responseBytes: opt(fc.nat()),
+  decision: fc.constantFrom('allow' as const, 'deny' as const),
+  method: fc.oneof(fc.constantFrom('GET', 'POST', 'HEAD', 'OTHER'), text),
+  ip: text,
+  requestId: text,
+  status: fc.integer({ min: 0, max: 999 }),
+});
+
+type Generated = typeof contexts extends fc.Arbitrary<infer T> ? T : never;
+
+function contextOf(c: Generated): RequestContext {
+  const ctx = newContext({ hash: c.hash } as unknown as Runtime);
+  ctx.decision = c.decision;
+  ctx.reasons.push(...c.reasons);
+  if (c.detail !== undefined) ctx.detail = c.detail;
+  if (c.rule) ctx.rule = c.rule as unknown as RequestContext['rule'];
+  if (c.internal) ctx.internal = c.internal;
+  if (c.identity) ctx.identity = { ...c.identity, clearanceRank: 1, tokenExpiresAt: 0 } as RequestContext['identity'];
+  if (c.token) ctx.token = { fingerprint: c.token.fingerprint, payload: { ...(c.token.jti !== undefined ? { jti: c.token.jti } : {}), ...(c.token.sub !== undefined ? { sub: c.token.sub } : {}) } };
+  if (c.path !== undefined) ctx.target = { path: c.path } as RequestContext['target'];
+  if (c.upstreamStatus !== undefined) ctx.upstreamStatus = c.upstreamStatus;
+  if (c.upstreamMs !== undefined) ctx.upstreamMs = c.upstreamMs;
+  if (c.fieldsRemoved !== undefined) ctx.fieldsRemoved = new Map(c.fieldsRemoved);
+  if (c.responseBytes !== undefined) ctx.responseBytes = c.responseBytes;
+  return ctx;
+}
+
+describe('requestRecordJson', () => {
+  test('writes exactly what JSON.stringify writes, for 3,000 generated records', () => {
+    fc.assert(
+      fc.property(contexts, (c) => {
+        const rec = buildRecord(contextOf(c), c.requestId, c.method, c.ip, c.status);
+        const json = requestRecordJson(rec);
+        expect(json).toBe(JSON.stringify(rec));
+        expect(JSON.parse(json)).toEqual(JSON.parse(JSON.stringify(rec)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('a record with every optional field, and one with none', () => {
+    const full = buildRecord(
+      contextOf({
+        hash: 'ab12', reasons: ['clearance_insufficient'], detail: 'a "quoted"\n\u0000 detail \ud800', rule: { id: 'om.tables', category: 'lineage' }, internal: undefined,
+        identity: { subject: 'alice', nationality: 'NL', clearance: 'STG_GEHEIM', clearanceExpiresAt: 1_900_000_000_000, org: 'vendor', jti: 'j1' },
+        token: { fingerprint: '0123456789abcdef', jti: 'j1', sub: 'alice' }, path: '/api/v1/tables', upstreamStatus: 200, upstreamMs: 1.25,
+        fieldsRemoved: [['sampleData', 2]], responseBytes: 10, decision: 'deny', method: 'GET', ip: '127.0.0.1', requestId: 'r1', status: 403,
+      }),
+      'r1', 'GET', '127.0.0.1', 403,
+    );
+    expect(requestRecordJson(full)).toBe(JSON.stringify(full));
+    expect(Object.keys(full.metagate)).toEqual(['decision', 'reasons', 'config_hash', 'detail', 'rule', 'category', 'nationality', 'clearance', 'clearance_expires_at', 'org', 'token_id', 'token_fingerprint', 'upstream_status', 'upstream_ms', 'fields_removed', 'response_bytes']);
+    const bare = buildRecord(newContext({ hash: 'ab12' } as unknown as Runtime), 'r2', 'BREW', '', 400);
+    expect(requestRecordJson(bare)).toBe(JSON.stringify(bare));
+    expect(bare.url.path).toBeNull();
+  });
+});

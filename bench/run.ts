@@ -95,7 +95,9 @@ function parseWrk(out: string): { rps: number; p50: number; p99: number; request
 function load(pid: number, url: string, headers: string[], duration = DURATION): Sample {
   const before = cpuTicks(pid);
   const h = headers.flatMap((x) => ['-H', x]);
-  const r = spawnSync('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${duration}s`, '--latency', ...h, url], { encoding: 'utf8' });
+  // wrk gives up on a response after 2 s by default and counts it as a socket error; 1 MB answers at 50 connections
+  // can queue longer than that on two cores, so wait as long as the gateway waits for its upstream
+  const r = spawnSync('wrk', ['-t', '1', '-c', String(CONNECTIONS), '-d', `${duration}s`, '--timeout', '10s', '--latency', ...h, url], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   const after = cpuTicks(pid);
   const w = parseWrk(r.stdout);
@@ -229,7 +231,7 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
     const d = kb >= 1000 ? Math.max(DURATION, 4) : DURATION;
     const b = load(bare.proc.pid!, `http://127.0.0.1:${bare.port}${p}`, [], d);
     const m = load(mg.proc.pid!, `http://127.0.0.1:${mg.port}${p}`, [`Authorization: Bearer ${token}`], d);
-    if (m.errors > 0) console.log(`(metagate answered ${m.errors} non-2xx at ${kb} KB)`);
+    if (m.errors > 0) console.log(`(metagate: ${m.errors} non-2xx answers or socket errors at ${kb} KB)`);
     console.log(`| ${kb} KB | ${f(b.cpuUs, 1)} | ${f(m.cpuUs, 1)} | ${f(m.cpuUs / kb, 2)} | ${f((m.cpuUs - b.cpuUs) / kb, 2)} |`);
   }
 

@@ -156,6 +156,11 @@ log: { level: warn }
   const targets: Array<{ name: string; proc: ChildProcess; port: number; path: string; headers: string[] }> = [];
   const tablePath = '/api/v1/tables/c019434d-4146-4bc8-9c53-d0c56cdd7ac9';
   targets.push({ ...bare, path: tablePath, headers: [] });
+  if (!QUICK) {
+    // what a gateway that buffers and re-serialises costs on this stack before it checks anything
+    const floor = await start('floor: Fastify + undici, parse + serialise, no checks', tsNode[0], [...tsNode.slice(1), 'bench/servers/floor.ts', upstreamUrl]);
+    targets.push({ ...floor, path: tablePath, headers: [] });
+  }
 
   let nginx: ChildProcess | null = null;
   if (!spawnSync('nginx', ['-v']).error) {

@@ -11,8 +11,8 @@ import { newContext } from './pipeline/context.js';
 import { canonicalise } from './pipeline/canonicalise.js';
 import { screenMessage } from './pipeline/screen.js';
 import { checkQuery } from './pipeline/match.js';
-import { countAuthorization } from './pipeline/authenticate.js';
-import { authorize } from './pipeline/authorize.js';
+import { countAuthorization, type AuthResult } from './pipeline/authenticate.js';
+import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
@@ -77,66 +77,18 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
 
   const filter = createResponseFilter({ metrics: gw.metrics });
 
-  // Stages 1–4 run in one hook, in order; the first refusal ends the request.
-  app.addHook('onRequest', async (request, reply) => {
-    const rt = gw.runtime;
-    const ctx = newContext(rt);
-    request.mg = ctx;
-    if (gw.draining) return refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
-    if (rt.config.audit.failClosed && !gw.audit.healthy) return refuse(request, reply, 'audit_unavailable');
-
-    // 1. canonicalise
-    const screened = screenMessage(request.raw);
-    if (screened) return refuse(request, reply, 'request_rejected', screened, { headers: { connection: 'close' } });
-    const c = canonicalise(request.raw.url ?? '', v);
-    if (!c.ok) return refuse(request, reply, 'path_rejected', c.detail, { status: c.status });
-    ctx.target = c.target;
-
-    // 2. match
-    if (c.target.path === WHOAMI_PATH) {
-      if (request.method !== 'GET') return refuse(request, reply, 'method_not_allowed', undefined, { headers: { allow: 'GET' } });
-      if (c.target.query.size > 0) return refuse(request, reply, 'query_not_allowed', 'whoami takes no query parameters');
-      ctx.internal = 'whoami';
-    } else {
-      const m = rt.routes.match(request.method, c.target.segments);
-      if (!m.ok) return refuse(request, reply, m.reason, undefined, m.allow ? { headers: { allow: m.allow } } : {});
-      ctx.rule = m.rule;
-      const q = checkQuery(m.rule, c.target.query);
-      if (!q.ok) return refuse(request, reply, q.reason, q.detail);
-      ctx.upstreamPath = c.target.path;
-      ctx.upstreamQuery = q.upstreamQuery;
+  // Stages 1–4 run in one hook, in order; the first refusal ends the request. The hook finishes without waiting when
+  // it can (a token verified before, a store in this process) and waits only for a signature check or for Redis.
+  app.addHook('onRequest', (request, reply, done) => {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = decide(gw, request, reply);
+    } catch (err) {
+      done(err as Error);
+      return;
     }
-
-    // 3. authenticate
-    const auth = gw.authenticator;
-    const extracted = auth.extract(request.headers.authorization, countAuthorization(request.raw.rawHeaders));
-    if ('reason' in extracted) return deny(gw, request, reply, extracted.reason, extracted.detail);
-    const verified = await auth.verify(extracted.token);
-    if (!verified.ok) return deny(gw, request, reply, verified.reason, verified.detail);
-    gw.metrics.tokenVerifications.inc({ result: verified.cached ? 'cached' : 'verified' });
-    ctx.token = verified.token;
-    const bindingProblem = certificateBindingProblem(rt, request.raw.socket, verified.token.payload);
-    if (bindingProblem) return refuse(request, reply, 'certificate_binding_invalid', bindingProblem);
-
-    // 4. authorize
-    const now = gw.now();
-    const decided = await authorize(
-      { payload: verified.token.payload, policy: rt.policy, now, ...(ctx.rule ? { category: ctx.rule.category } : {}) },
-      { store: gw.store, metrics: gw.metrics },
-    );
-    if (decided.state) gw.noteStoreCheck(true);
-    else if (!decided.ok && decided.denials.some((d) => d.reason === 'state_unavailable')) gw.noteStoreCheck(false);
-    if (decided.identity) ctx.identity = decided.identity;
-    if (decided.state) ctx.rateLimit = decided.state.rateLimit;
-    if (!decided.ok) {
-      const [first, ...rest] = decided.denials;
-      const headers: Record<string, string> = {};
-      if (first!.reason === 'rate_limited' && ctx.rateLimit) Object.assign(headers, rateLimitHeaders(ctx.rateLimit), { 'retry-after': String(Math.max(1, Math.ceil(ctx.rateLimit.resetMs / 1000))) });
-      return refuse(request, reply, first!.reason, rest.length ? [first!.detail, ...rest.map((d) => d.detail)].join('; ') : first!.detail, { extraReasons: rest.map((d) => d.reason), headers });
-    }
-    ctx.decision = 'allow';
-    if (ctx.rateLimit) reply.headers(rateLimitHeaders(ctx.rateLimit));
-    return undefined;
+    if (pending === undefined) done();
+    else pending.then(() => done(), (err: Error) => done(err));
   });
 
   // The record is written before the answer leaves (write-ahead): an allowed answer whose record cannot be handed to a
@@ -204,6 +156,83 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     },
   });
   return app as unknown as FastifyInstance<http.Server | https.Server>;
+}
+
+/** Stages 1–3 up to the token: undefined when decided here, a promise while the token's signature is checked. */
+function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
+  const rt = gw.runtime;
+  const v = rt.config.vendor;
+  const ctx = newContext(rt);
+  request.mg = ctx;
+  if (gw.draining) return void refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
+  if (rt.config.audit.failClosed && !gw.audit.healthy) return void refuse(request, reply, 'audit_unavailable');
+
+  // 1. canonicalise
+  const screened = screenMessage(request.raw);
+  if (screened) return void refuse(request, reply, 'request_rejected', screened, { headers: { connection: 'close' } });
+  const c = canonicalise(request.raw.url ?? '', v);
+  if (!c.ok) return void refuse(request, reply, 'path_rejected', c.detail, { status: c.status });
+  ctx.target = c.target;
+
+  // 2. match
+  if (c.target.path === WHOAMI_PATH) {
+    if (request.method !== 'GET') return void refuse(request, reply, 'method_not_allowed', undefined, { headers: { allow: 'GET' } });
+    if (c.target.query.size > 0) return void refuse(request, reply, 'query_not_allowed', 'whoami takes no query parameters');
+    ctx.internal = 'whoami';
+  } else {
+    const m = rt.routes.match(request.method, c.target.segments);
+    if (!m.ok) return void refuse(request, reply, m.reason, undefined, m.allow ? { headers: { allow: m.allow } } : {});
+    ctx.rule = m.rule;
+    const q = checkQuery(m.rule, c.target.query);
+    if (!q.ok) return void refuse(request, reply, q.reason, q.detail);
+    ctx.upstreamPath = c.target.path;
+    ctx.upstreamQuery = q.upstreamQuery;
+  }
+
+  // 3. authenticate
+  const auth = gw.authenticator;
+  const extracted = auth.extract(request.headers.authorization, countAuthorization(request.raw.rawHeaders));
+  if ('reason' in extracted) return void deny(gw, request, reply, extracted.reason, extracted.detail);
+  const cached = auth.verifyCached(extracted.token);
+  if (cached) return afterVerify(gw, request, reply, cached);
+  return auth.verify(extracted.token).then((verified) => afterVerify(gw, request, reply, verified));
+}
+
+/** The rest of stage 3 and stage 4: undefined when decided here, a promise while the shared state is asked. */
+function afterVerify(gw: Gateway, request: FastifyRequest, reply: FastifyReply, verified: AuthResult): Promise<void> | undefined {
+  const ctx = request.mg;
+  const rt = ctx.runtime;
+  if (!verified.ok) return void deny(gw, request, reply, verified.reason, verified.detail);
+  gw.metrics.tokenVerifications.inc({ result: verified.cached ? 'cached' : 'verified' });
+  ctx.token = verified.token;
+  const bindingProblem = certificateBindingProblem(rt, request.raw.socket, verified.token.payload);
+  if (bindingProblem) return void refuse(request, reply, 'certificate_binding_invalid', bindingProblem);
+
+  // 4. authorize
+  const decided = authorize(
+    { payload: verified.token.payload, policy: rt.policy, now: gw.now(), ...(ctx.rule ? { category: ctx.rule.category } : {}) },
+    { store: gw.store, metrics: gw.metrics },
+  );
+  if (decided instanceof Promise) return decided.then((d) => applyDecision(gw, request, reply, d));
+  applyDecision(gw, request, reply, decided);
+  return undefined;
+}
+
+function applyDecision(gw: Gateway, request: FastifyRequest, reply: FastifyReply, decided: AuthorizeResult): void {
+  const ctx = request.mg;
+  if (decided.state) gw.noteStoreCheck(true);
+  else if (!decided.ok && decided.denials.some((d) => d.reason === 'state_unavailable')) gw.noteStoreCheck(false);
+  if (decided.identity) ctx.identity = decided.identity;
+  if (decided.state) ctx.rateLimit = decided.state.rateLimit;
+  if (!decided.ok) {
+    const [first, ...rest] = decided.denials;
+    const headers: Record<string, string> = {};
+    if (first!.reason === 'rate_limited' && ctx.rateLimit) Object.assign(headers, rateLimitHeaders(ctx.rateLimit), { 'retry-after': String(Math.max(1, Math.ceil(ctx.rateLimit.resetMs / 1000))) });
+    refuse(request, reply, first!.reason, rest.length ? [first!.detail, ...rest.map((d) => d.detail)].join('; ') : first!.detail, { extraReasons: rest.map((d) => d.reason), headers });
+    return;
+  }
+  ctx.decision = 'allow';
+  if (ctx.rateLimit) reply.headers(rateLimitHeaders(ctx.rateLimit));
 }
 
 function deny(gw: Gateway, request: FastifyRequest, reply: FastifyReply, reason: DenyReason, detail: string): FastifyReply {

@@ -77,20 +77,31 @@ export class Authenticator {
     return { token: m[1]! };
   }
 
-  async verify(token: string): Promise<AuthResult> {
-    const nowMs = this.now();
+  /**
+   * The answer for a token verified before under the current key set, without waiting: null when the token is not
+   * in the cache (verify() then checks its signature). Expiry, not-before and maximum age are checked on every hit.
+   */
+  verifyCached(token: string): AuthResult | null {
     const hit = this.cache.get(token);
-    if (hit && hit.generation === this.keys.generation) {
-      if (!this.keys.usable()) return deny('keys_unavailable', 'the identity provider\'s signing keys are unavailable or stale');
-      const timeProblem = this.checkTimes(hit, nowMs / 1000);
-      if (timeProblem) {
-        this.cache.delete(token);
-        return timeProblem;
-      }
-      return { ok: true, token: hit.token, cached: true };
-    }
+    if (hit === undefined) return null;
     // verified under a key set that has since changed: verify again from scratch (the key may be gone)
-    if (hit) this.cache.delete(token);
+    if (hit.generation !== this.keys.generation) {
+      this.cache.delete(token);
+      return null;
+    }
+    if (!this.keys.usable()) return deny('keys_unavailable', 'the identity provider\'s signing keys are unavailable or stale');
+    const timeProblem = this.checkTimes(hit, this.now() / 1000);
+    if (timeProblem) {
+      this.cache.delete(token);
+      return timeProblem;
+    }
+    return { ok: true, token: hit.token, cached: true };
+  }
+
+  async verify(token: string): Promise<AuthResult> {
+    const cached = this.verifyCached(token);
+    if (cached) return cached;
+    const nowMs = this.now();
 
     const pre = this.precheck(token);
     if (pre) return pre;

@@ -66,25 +66,50 @@ export function stateDenials(state: CheckResult): Denial[] {
   return out;
 }
 
-export async function authorize(input: AuthorizeInput, deps: AuthorizeDeps): Promise<AuthorizeResult> {
+/**
+ * Claims, category, then the shared-state check. Answered without waiting when the claims refuse or the store holds
+ * its state in this process (memory); a promise when the store must be asked (Redis).
+ */
+export function authorize(input: AuthorizeInput, deps: AuthorizeDeps): AuthorizeResult | Promise<AuthorizeResult> {
   const claims = authorizeClaims(input);
   if (!claims.identity || claims.denials.length > 0) return { ok: false, denials: claims.denials, ...(claims.identity ? { identity: claims.identity } : {}) };
   const identity = claims.identity;
-  let state: CheckResult;
+  const q: { subject: string; now: number; jti?: string; org?: string } = { subject: identity.subject, now: input.now };
+  if (identity.jti !== undefined) q.jti = identity.jti;
+  if (identity.org !== undefined) q.org = identity.org;
+  const store = deps.store;
   const t0 = process.hrtime.bigint();
-  try {
-    const q: { subject: string; now: number; jti?: string; org?: string } = { subject: identity.subject, now: input.now };
-    if (identity.jti !== undefined) q.jti = identity.jti;
-    if (identity.org !== undefined) q.org = identity.org;
-    state = await deps.store.check(q);
-  } catch (err) {
-    deps.metrics?.storeErrors.inc();
-    const detail = err instanceof StateUnavailableError ? 'the gateway cannot reach its shared state store, so it refuses all requests' : 'the shared state check failed, so the request is refused';
-    return { ok: false, identity, denials: [{ reason: 'state_unavailable', detail }] };
-  } finally {
-    deps.metrics?.storeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  if (store.checkNow) {
+    let state: CheckResult;
+    try {
+      state = store.checkNow(q);
+    } catch (err) {
+      return stateFailure(err, identity, deps, t0);
+    }
+    return withState(identity, state, deps, t0);
   }
+  let pending: Promise<CheckResult>;
+  try {
+    pending = store.check(q);
+  } catch (err) {
+    return stateFailure(err, identity, deps, t0);
+  }
+  return pending.then(
+    (state) => withState(identity, state, deps, t0),
+    (err: unknown) => stateFailure(err, identity, deps, t0),
+  );
+}
+
+function withState(identity: Identity, state: CheckResult, deps: AuthorizeDeps, t0: bigint): AuthorizeResult {
+  deps.metrics?.storeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
   const denials = stateDenials(state);
   if (denials.length > 0) return { ok: false, identity, state, denials };
   return { ok: true, identity, state };
+}
+
+function stateFailure(err: unknown, identity: Identity, deps: AuthorizeDeps, t0: bigint): AuthorizeResult {
+  deps.metrics?.storeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  deps.metrics?.storeErrors.inc();
+  const detail = err instanceof StateUnavailableError ? 'the gateway cannot reach its shared state store, so it refuses all requests' : 'the shared state check failed, so the request is refused';
+  return { ok: false, identity, denials: [{ reason: 'state_unavailable', detail }] };
 }

@@ -218,6 +218,10 @@ export class MemoryStore implements StateStore {
   }
 
   async check(input: CheckInput): Promise<CheckResult> {
+    return this.checkNow(input);
+  }
+
+  checkNow(input: CheckInput): CheckResult {
     this.assertOpen();
     assertTime(input.now);
     const { now } = input;

@@ -90,6 +90,11 @@ export interface StateStore {
    * request is not already refused by revocation or suspension. Throws StateUnavailableError when state cannot be read.
    */
   check(input: CheckInput): Promise<CheckResult>;
+  /**
+   * The same check answered without waiting, for a store that holds its state in this process (the memory store);
+   * absent on stores that must ask elsewhere (Redis). Throws where check() would reject.
+   */
+  checkNow?(input: CheckInput): CheckResult;
 
   revoke(r: Revocation): Promise<void>;
   /** returns whether a revocation existed */

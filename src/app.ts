@@ -66,7 +66,7 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       return server;
     },
     frameworkErrors: (err, request, reply) => {
-      request.mg ??= newContext(gw.runtime);
+      request.mg ??= newContext(gw.runtime, gw);
       refuse(request, reply, 'path_rejected', err.code === 'FST_ERR_BAD_URL' ? 'the request target is not a valid URL' : 'the request was refused');
       // framework errors skip the route's hooks, so the record is written here
       recordDecision(gw, request, reply);
@@ -91,22 +91,8 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     else pending.then(() => done(), (err: Error) => done(err));
   });
 
-  // The record is written before the answer leaves (write-ahead): an allowed answer whose record cannot be handed to a
-  // healthy audit trail is withheld and replaced by 503 audit_unavailable. onResponse is the fallback for answers that
-  // skip onSend.
-  app.addHook('onSend', (request, reply, payload, done) => {
-    const ctx = request.mg;
-    if (!ctx || ctx.audited) return done(null, payload);
-    const written = recordDecision(gw, request, reply);
-    if (written === false && ctx.decision === 'allow' && reply.statusCode < 400 && ctx.runtime.config.audit.failClosed) {
-      ctx.decision = 'deny';
-      ctx.reasons.push('audit_unavailable');
-      reply.code(503).type(PROBLEM_CONTENT_TYPE);
-      for (const h of ['etag', 'last-modified', 'content-language', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']) reply.removeHeader(h);
-      return done(null, JSON.stringify(problemBody('audit_unavailable', request.id)));
-    }
-    done(null, payload);
-  });
+  // Every answer's record is written as it is sent (send() in respond.ts: write-ahead, an allowed answer whose record
+  // cannot be written is withheld). onResponse is the fallback for an answer that left another way.
   app.addHook('onResponse', (request, reply, done) => {
     recordDecision(gw, request, reply);
     done();
@@ -126,7 +112,7 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
   });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string }, request, reply) => {
-    request.mg ??= newContext(gw.runtime);
+    request.mg ??= newContext(gw.runtime, gw);
     gw.logger.warn({ err: { code: err.code, statusCode: err.statusCode }, reqId: request.id }, 'vendor request failed');
     if (reply.sent) return;
     if ((err.statusCode ?? 500) < 500) refuse(request, reply, 'request_rejected');
@@ -162,7 +148,7 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
 function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
   const rt = gw.runtime;
   const v = rt.config.vendor;
-  const ctx = newContext(rt);
+  const ctx = newContext(rt, gw);
   request.mg = ctx;
   if (gw.draining) return void refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
   if (rt.config.audit.failClosed && !gw.audit.healthy) return void refuse(request, reply, 'audit_unavailable');

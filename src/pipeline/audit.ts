@@ -1,16 +1,12 @@
 // Stage 8: exactly one audit record and one set of metric updates per vendor request, allowed or denied.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditTrail, RequestAuditRecord } from '../observability/audit.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { RequestAuditRecord } from '../observability/audit.js';
 import { methodLabel } from '../observability/metrics.js';
-import type { RequestContext } from './context.js';
+import type { AuditDeps, RequestContext } from './context.js';
 import type { Identity } from '../policy/claims.js';
 
-export interface AuditDeps {
-  audit: AuditTrail;
-  metrics: Metrics;
-}
+export type { AuditDeps } from './context.js';
 
 /** Identities are shared by the requests of one token (authorize.ts caches them): format each expiry once. */
 const expiryText = new WeakMap<Identity, string>();

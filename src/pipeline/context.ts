@@ -7,6 +7,14 @@ import type { DenyReason } from '../policy/reasons.js';
 import type { VerifiedToken } from './authenticate.js';
 import type { RateLimitOutcome } from '../state/store.js';
 import type { Runtime } from '../config/load.js';
+import type { AuditTrail } from '../observability/audit.js';
+import type { Metrics } from '../observability/metrics.js';
+
+/** Where a request's audit record and metric updates go. */
+export interface AuditDeps {
+  audit: AuditTrail;
+  metrics: Metrics;
+}
 
 export type InternalRoute = 'whoami';
 
@@ -33,6 +41,8 @@ export interface RequestContext {
   fieldsRemoved?: Map<string, number>;
   responseBytes?: number;
   audited: boolean;
+  /** the gateway's trail and metrics: the answer's record is written through them just before it is sent */
+  recorder?: AuditDeps;
 }
 
 declare module 'fastify' {
@@ -41,6 +51,8 @@ declare module 'fastify' {
   }
 }
 
-export function newContext(runtime: Runtime): RequestContext {
-  return { start: process.hrtime.bigint(), runtime, decision: 'deny', reasons: [], audited: false };
+export function newContext(runtime: Runtime, recorder?: AuditDeps): RequestContext {
+  const ctx: RequestContext = { start: process.hrtime.bigint(), runtime, decision: 'deny', reasons: [], audited: false };
+  if (recorder) ctx.recorder = recorder;
+  return ctx;
 }

@@ -7,7 +7,7 @@ import { NOT_FOUND_PROBLEM, PROBLEM_CONTENT_TYPE } from '../errors.js';
 import { FilterRejection } from '../filters/compile.js';
 import type { Metrics, UpstreamErrorKind } from '../observability/metrics.js';
 import type { ForwardResult } from './forward.js';
-import { applySecurityHeaders, refuse } from './respond.js';
+import { applySecurityHeaders, refuse, send } from './respond.js';
 
 /** Upstream response headers that may reach the vendor (values are re-checked to be printable). */
 const RESPONSE_HEADER_ALLOWLIST = ['etag', 'last-modified', 'content-language'] as const;
@@ -99,9 +99,9 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     applySecurityHeaders(reply);
     if (status === 304) {
       copyAllowedHeaders(reply, res.headers);
-      reply.code(304).send();
-    } else if (status === 204) reply.code(204).send();
-    else reply.code(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify({ ...NOT_FOUND_PROBLEM, request_id: request.id }));
+      send(request, reply.code(304));
+    } else if (status === 204) send(request, reply.code(204));
+    else send(request, reply.code(404).type(PROBLEM_CONTENT_TYPE), JSON.stringify({ ...NOT_FOUND_PROBLEM, request_id: request.id }));
     return;
   }
   if (status !== 200) {
@@ -139,7 +139,7 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   deps.metrics?.countRemoved(removed);
   applySecurityHeaders(reply);
   copyAllowedHeaders(reply, res.headers);
-  reply.code(200).type('application/json; charset=utf-8').send(out);
+  send(request, reply.code(200).type('application/json; charset=utf-8'), out);
 }
 
 function copyAllowedHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {

@@ -3,6 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.js';
 import type { DenyReason } from '../policy/reasons.js';
+import { recordDecision } from './audit.js';
 
 /** Set on every vendor response, allowed or refused. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -16,10 +17,33 @@ export function applySecurityHeaders(reply: FastifyReply): void {
   for (const k in SECURITY_HEADERS) reply.header(k, SECURITY_HEADERS[k]!);
 }
 
+/** Headers an allowed answer may carry that a withheld one must not. */
+const ANSWER_HEADERS = ['etag', 'last-modified', 'content-language', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
+
+/**
+ * Send the answer, its audit record written first (write-ahead). An allowed answer whose record cannot be handed to a
+ * healthy trail is withheld and replaced by 503 audit_unavailable (audit.failClosed). Every answer of the vendor
+ * pipeline leaves through here; an onResponse hook records, after the fact, anything that did not.
+ */
+export function send(request: FastifyRequest, reply: FastifyReply, payload?: string): FastifyReply {
+  const ctx = request.mg;
+  const recorder = ctx.recorder;
+  if (recorder !== undefined && !ctx.audited) {
+    const written = recordDecision(recorder, request, reply);
+    if (written === false && ctx.decision === 'allow' && reply.statusCode < 400 && ctx.runtime.config.audit.failClosed) {
+      ctx.decision = 'deny';
+      ctx.reasons.push('audit_unavailable');
+      for (const h of ANSWER_HEADERS) reply.removeHeader(h);
+      return reply.code(503).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemBody('audit_unavailable', request.id)));
+    }
+  }
+  return reply.send(payload);
+}
+
 /**
  * Refuse the request: record the reason(s) on the request context and send RFC 9457 problem details.
- * The audit record is written during the send (onSend hook), so set everything the record should carry on the
- * request context BEFORE calling this.
+ * The audit record is written as the answer is sent, so set everything the record should carry on the request
+ * context BEFORE calling this.
  * Returns the reply so async hooks can `return refuse(...)` and stop the chain.
  */
 export function refuse(
@@ -39,6 +63,6 @@ export function refuse(
   reply.removeHeader('content-length');
   applySecurityHeaders(reply);
   if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) reply.header(k, v);
-  reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-  return reply;
+  reply.code(body.status).type(PROBLEM_CONTENT_TYPE);
+  return send(request, reply, JSON.stringify(body));
 }

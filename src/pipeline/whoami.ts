@@ -2,7 +2,7 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { allowedCategories } from '../policy/claims.js';
-import { applySecurityHeaders, refuse } from './respond.js';
+import { applySecurityHeaders, refuse, send } from './respond.js';
 
 export const WHOAMI_PATH = '/_metagate/whoami';
 
@@ -28,5 +28,5 @@ export function whoamiHandler(request: FastifyRequest, reply: FastifyReply): Fas
     request_id: request.id,
   };
   applySecurityHeaders(reply);
-  return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  return send(request, reply.code(200).type('application/json; charset=utf-8'), JSON.stringify(body));
 }

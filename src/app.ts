@@ -54,7 +54,10 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     trustProxy: false,
     exposeHeadRoutes: false,
     bodyLimit: 1024,
-    return503OnClosing: true,
+    // a request that arrives on a kept-alive connection while the gateway closes goes through the pipeline, which
+    // refuses it (503 shutting_down, problem+json, recorded); Fastify's own 503 would answer before any hook and
+    // leave no audit record
+    return503OnClosing: false,
     routerOptions: { maxParamLength: v.maxPathLength, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false, caseSensitive: true },
     serverFactory: (handler) => {
       const server = opts.tls ? https.createServer({ ...serverOptions, ...opts.tls }, handler) : http.createServer(serverOptions, handler);

@@ -354,6 +354,13 @@ export class AuditTrail {
       file.flush();
     } catch {
       // a destroyed destination: its error has been reported through the 'error' event already
+      return;
+    }
+    // A write still in progress makes that flush a no-op, and when it completes sonic-boom keeps a remainder below
+    // minLength waiting for the next write: ask again until everything handed over has been written.
+    if (this.pending > 0) {
+      this.batchTimer = setTimeout(this.writeBatch, BATCH_MS);
+      this.batchTimer.unref();
     }
   };
 

@@ -2,7 +2,7 @@
 // tampered line, continuation across restarts and rotation, no secrets in records, and fail-closed on failure.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -295,6 +295,36 @@ describe('audit trail file handling', () => {
     expect(r.ok, r.message).toBe(true);
     expect(r.last?.seq).toBe(8);
     expect(trail.head.seq).toBe(8);
+  });
+
+  // Regression (seen once under Node 24 in the memory-pressure fault test: 47 of 48 records on disk): the batch timer
+  // fired while a write was in progress, so its flush did nothing, and the record handed over meanwhile stayed in
+  // sonic-boom's buffer (below minLength) until the next request. A slow disk is simulated by delaying fs.write's
+  // callbacks; without any flush() call, every record must reach the file.
+  test('a record handed over while a batch is being written reaches the file without a later request', async () => {
+    const file = join(dir, 'slow-disk.jsonl');
+    const realWrite = fs.write;
+    let slow = false;
+    (fs as { write: unknown }).write = (...args: unknown[]) => {
+      const cb = args[args.length - 1] as (...r: unknown[]) => void;
+      const rest = args.slice(0, -1);
+      (realWrite as (...a: unknown[]) => void)(...rest, (...r: unknown[]) => (slow ? setTimeout(() => cb(...r), 60) : cb(...r)));
+    };
+    const trail = new AuditTrail({ destination: file });
+    try {
+      await new Promise((r) => setTimeout(r, 50)); // the file is open
+      slow = true;
+      trail.write(record(1)); // its batch is written at ~10 ms and takes 60 ms
+      await new Promise((r) => setTimeout(r, 15));
+      trail.write(record(2)); // handed over while that write is in progress; its timer fires before it completes
+      const deadline = Date.now() + 1_000;
+      while (Date.now() < deadline && (existsSync(file) ? lines(file).length : 0) < 2) await new Promise((r) => setTimeout(r, 10));
+      expect(lines(file)).toHaveLength(2);
+    } finally {
+      slow = false;
+      (fs as { write: unknown }).write = realWrite;
+      await trail.close();
+    }
   });
 
   test('a torn last line is closed and named by verify; new records start on a fresh line', async () => {

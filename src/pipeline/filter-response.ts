@@ -7,10 +7,7 @@ import { NOT_FOUND_PROBLEM, PROBLEM_CONTENT_TYPE } from '../errors.js';
 import { FilterRejection } from '../filters/compile.js';
 import type { Metrics, UpstreamErrorKind } from '../observability/metrics.js';
 import type { ForwardResult } from './forward.js';
-import { applySecurityHeaders, refuse, send } from './respond.js';
-
-/** Upstream response headers that may reach the vendor (values are re-checked to be printable). */
-const RESPONSE_HEADER_ALLOWLIST = ['etag', 'last-modified', 'content-language'] as const;
+import { RESPONSE_HEADER_ALLOWLIST, applySecurityHeaders, refuse, send } from './respond.js';
 
 const JSON_TYPE_RE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
@@ -108,10 +105,10 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     rejectResponse(request, reply, status >= 500 ? 'status_5xx' : status >= 300 && status < 400 ? 'redirect' : 'status_other', deps, `status ${status}`);
     return;
   }
-  const headProblem = encodingProblem(res.headers) ?? typeProblem(res.headers);
+  // the forwarder read the body only if wantBody() accepted these headers: no body means they were refused
   const body = res.body;
-  if (headProblem !== null || body === null) {
-    rejectResponse(request, reply, headProblem ?? 'other', deps);
+  if (body === null) {
+    rejectResponse(request, reply, encodingProblem(res.headers) ?? typeProblem(res.headers) ?? 'other', deps);
     return;
   }
   // strict UTF-8 without a byte order mark: a lossy decode would let the gateway read other text than the bytes say

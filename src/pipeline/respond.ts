@@ -17,8 +17,11 @@ export function applySecurityHeaders(reply: FastifyReply): void {
   for (const k in SECURITY_HEADERS) reply.header(k, SECURITY_HEADERS[k]!);
 }
 
+/** Upstream response headers that may reach the vendor (values are re-checked to be printable). */
+export const RESPONSE_HEADER_ALLOWLIST = ['etag', 'last-modified', 'content-language'] as const;
+
 /** Headers an allowed answer may carry that a withheld one must not. */
-const ANSWER_HEADERS = ['etag', 'last-modified', 'content-language', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
+const ANSWER_HEADERS = [...RESPONSE_HEADER_ALLOWLIST, 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
 
 /**
  * Send the answer, its audit record written first (write-ahead). An allowed answer whose record cannot be handed to a

@@ -229,6 +229,8 @@ const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
  * Records handed to a file or stdout are written in batches: when this many bytes are waiting, or BATCH_MS after
  * the first waiting record, whichever comes first. One write per batch instead of one per request; a record waits
  * in memory at most BATCH_MS longer than with unbatched asynchronous writes (flush and close write everything).
+ * The trail gathers the batch itself and hands sonic-boom one string per batch: sonic-boom measures the bytes of its
+ * whole waiting buffer on every write, which costs more per record than the record's serialiser and hash together.
  */
 export const BATCH_BYTES = 8 * 1024;
 export const BATCH_MS = 10;
@@ -249,6 +251,8 @@ export class AuditTrail {
   readonly resumedFrom: string | null;
   /** the pending batch's write timer */
   private batchTimer: NodeJS.Timeout | null = null;
+  /** lines linked into the chain and not yet handed to the file destination (one batch) */
+  private batch = '';
   /** records handed to the destination */
   written = 0;
   /** records not written because the trail had already failed or was closed */
@@ -264,14 +268,14 @@ export class AuditTrail {
       this.seq = start.seq;
       this.resumedFrom = start.from;
       this.path = dest;
-      this.file = pino.destination({ dest, sync: false, mkdir: true, minLength: BATCH_BYTES }) as unknown as FileStream;
+      this.file = pino.destination({ dest, sync: false, mkdir: true }) as unknown as FileStream;
       this.stream = this.file;
     } else if (opts.destination === 'stdout') {
       // stdout cannot be read back: every process start begins a new chain at genesis
       this.prev = GENESIS;
       this.seq = 0;
       this.resumedFrom = null;
-      this.file = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES }) as unknown as FileStream;
+      this.file = pino.destination({ dest: 1, sync: false }) as unknown as FileStream;
       this.stream = this.file;
     } else {
       this.prev = GENESIS;
@@ -305,7 +309,6 @@ export class AuditTrail {
     const h = chainHash(this.prev, seq, body);
     const out = `${body}${CHAIN_MARKER}"seq":${seq},"prev":"${this.prev}","hash":"${h}"}}\n`;
     this.prev = h;
-    if (this.file) this.pending += Buffer.byteLength(out);
     return out;
   }
 
@@ -332,35 +335,40 @@ export class AuditTrail {
     this.written++;
     // the vendor-request shape gets its own serialiser; anything else (admin actions) the generic one
     const json = (record.event as { action?: unknown } | undefined)?.action === 'vendor_request' ? requestRecordJson(record as RequestAuditRecord) : JSON.stringify(record);
-    this.stream.write(this.link(json));
-    if (this.file && this.batchTimer === null) {
+    const line = this.link(json);
+    if (!this.file) {
+      this.stream.write(line);
+      return true;
+    }
+    this.batch += line;
+    // string length counts UTF-16 units, not bytes: close enough to decide when a batch is full
+    if (this.batch.length >= BATCH_BYTES) this.handOver();
+    else if (this.batchTimer === null) {
       this.batchTimer = setTimeout(this.writeBatch, BATCH_MS);
       this.batchTimer.unref();
     }
     return true;
   }
 
-  /** Write what is waiting (the batch timer); while the file is still being opened, try again a moment later. */
+  /** Give the gathered batch to the file destination, which writes it at once or right after its current write. */
+  private handOver(): void {
+    const text = this.batch;
+    if (text === '') return;
+    this.batch = '';
+    this.pending += Buffer.byteLength(text);
+    this.file!.write(text);
+  }
+
+  /** Hand the waiting batch to the destination (the batch timer, flush, reopen). */
   private readonly writeBatch = (): void => {
     this.batchTimer = null;
     const file = this.file;
     if (!file || this.failed !== null || this.closed) return;
-    if (file.fd < 0) {
-      this.batchTimer = setTimeout(this.writeBatch, BATCH_MS);
-      this.batchTimer.unref();
-      return;
-    }
     try {
-      file.flush();
+      // sonic-boom writes what it is given at once, or as soon as the file is open and its current write completes
+      this.handOver();
     } catch {
       // a destroyed destination: its error has been reported through the 'error' event already
-      return;
-    }
-    // A write still in progress makes that flush a no-op, and when it completes sonic-boom keeps a remainder below
-    // minLength waiting for the next write: ask again until everything handed over has been written.
-    if (this.pending > 0) {
-      this.batchTimer = setTimeout(this.writeBatch, BATCH_MS);
-      this.batchTimer.unref();
     }
   };
 
@@ -406,7 +414,12 @@ export class AuditTrail {
    * file at the configured path, and its first record links to the last one in the renamed file.
    */
   reopen(): void {
-    if (this.file && this.path !== null && !this.closed && this.failed === null) this.file.reopen();
+    if (this.file && this.path !== null && !this.closed && this.failed === null) {
+      // the waiting batch goes to the destination first, as it did before the reopen was asked for
+      if (this.batchTimer !== null) clearTimeout(this.batchTimer);
+      this.writeBatch();
+      this.file.reopen();
+    }
   }
 
   /** Flush, then close the destination; later records are dropped. */

@@ -153,6 +153,7 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   const v = rt.config.vendor;
   const ctx = newContext(rt, gw);
   request.mg = ctx;
+  ctx.ip = request.ip;
   if (gw.draining) return void refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
   if (rt.config.audit.failClosed && !gw.audit.healthy) return void refuse(request, reply, 'audit_unavailable');
 

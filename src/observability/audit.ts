@@ -50,7 +50,8 @@ export interface AdminAuditRecord {
 
 export type AuditRecord = RequestAuditRecord | AdminAuditRecord;
 
-const str = JSON.stringify;
+/** A JSON string (or array/object); a value JSON cannot write (undefined) becomes null so the line stays JSON. */
+const str = (v: unknown): string => JSON.stringify(v) ?? 'null';
 /** A JSON number; JSON has no NaN or Infinity (JSON.stringify writes null for them). */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 

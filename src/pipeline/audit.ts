@@ -64,7 +64,7 @@ export function recordDecision(deps: AuditDeps, request: FastifyRequest, reply: 
   ctx.audited = true;
   // a request that was allowed but whose answer was an upstream failure is recorded with that reason
   const status = statusOverride ?? reply?.statusCode ?? 0;
-  const rec = buildRecord(ctx, request.id, request.method, request.ip, status);
+  const rec = buildRecord(ctx, request.id, request.method, ctx.ip ?? request.ip ?? '', status);
   const written = deps.audit.write(rec);
   deps.metrics.countAudit(written);
   deps.metrics.recordRequest(rec.metagate.decision, ctx.reasons[0] ?? 'none', ctx.rule?.category ?? 'none', request.method, rec.event.duration / 1e9);

@@ -21,6 +21,8 @@ export type InternalRoute = 'whoami';
 export interface RequestContext {
   /** process.hrtime.bigint() at arrival */
   start: bigint;
+  /** the client's address, read at arrival: once the client has hung up its socket no longer knows it */
+  ip?: string;
   /** the runtime (config) this request was decided with: a reload never changes it mid-request */
   runtime: Runtime;
   target?: CanonicalTarget;

@@ -2,6 +2,7 @@
 // demo platform goes down, stalls, resets, speaks garbage or floods; the vendor gets 502/504 with a generic body,
 // readiness is unchanged, every request leaves exactly one audit record, and service resumes without a restart.
 
+import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordCases } from '../security/summary.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -206,6 +207,58 @@ describe('upstream faults', () => {
     expect(done).not.toBeNull();
     for (const f of done!) expect(f.cut).toBe(true);
     front.handler = relay;
+  });
+
+  it('a client that hangs up while the upstream is still answering → one record, status 499, at once; the late answer adds none', async () => {
+    let answered = 0;
+    front.handler = (req, res) => {
+      // answers within the deadline, but after the client has gone
+      setTimeout(() => {
+        relay(req, res);
+        answered++;
+      }, 300);
+    };
+    const base = h.audit.requestRecords().length;
+    const socket = net.connect(h.vendorPort, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(`GET ${TABLE} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+    await sleep(80);
+    const closedAt = performance.now();
+    socket.destroy();
+    const { elapsed } = await pollUntil(() => h.audit.requestRecords().length, (n) => n > base, 2_000);
+    // recorded when the client left, not when the upstream answered (300 ms) or timed out (500 ms)
+    expect(performance.now() - closedAt).toBeLessThan(250);
+    expect(elapsed).toBeLessThan(250);
+    await pollUntil(() => answered, (n) => n >= 1, 2_000);
+    await sleep(200); // a second record for the same request would arrive here
+    const recs = h.audit.requestRecords().slice(base);
+    expect(recs).toHaveLength(1);
+    const r = recs[0]!;
+    expect(r.http.response.status_code).toBe(499);
+    expect(r.event.outcome).toBe('failure');
+    expect(r.metagate.detail).toBe('the client closed the connection before the answer was sent');
+    expect(r.url.path).toBe(TABLE);
+    expect(r.user?.id).toBeTruthy();
+    front.handler = relay;
+  });
+
+  it('a client that hangs up in the middle of the request head → one record (400 request_rejected), and the gateway keeps serving', async () => {
+    const base = h.audit.requestRecords().length;
+    const socket = net.connect(h.vendorPort, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    // the request head never ends: node has not handed a request to the gateway yet
+    socket.write(`GET ${TABLE} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n`);
+    await sleep(50);
+    socket.destroy();
+    await pollUntil(() => h.audit.requestRecords().length, (n) => n > base, 2_000);
+    await sleep(200); // a second record for the same connection would arrive here
+    const recs = h.audit.requestRecords().slice(base);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]!.http.response.status_code).toBe(400);
+    expect(recs[0]!.metagate.reasons).toEqual(['request_rejected']);
+    expect(recs[0]!.metagate.detail).toMatch(/^malformed HTTP request \(/);
+    expect(recs[0]!.metagate.decision).toBe('deny');
+    await expectAll(1, 200, null);
   });
 
   it('after every fault above the same gateway serves 200 again, readiness true all along', async () => {

@@ -91,4 +91,13 @@ describe('requestRecordJson', () => {
     expect(requestRecordJson(bare)).toBe(JSON.stringify(bare));
     expect(bare.url.path).toBeNull();
   });
+
+  // Regression: the record of a client that had already hung up carried `source.ip: undefined` (its socket no longer
+  // knew the address), and the line read `"ip":undefined` — not JSON, so the trail could not be read or verified.
+  test('a string field that is missing at run time still gives a JSON line', () => {
+    const rec = buildRecord(newContext({ hash: 'ab12' } as unknown as Runtime), 'r3', 'GET', undefined as unknown as string, 499);
+    const line = requestRecordJson(rec);
+    expect(() => JSON.parse(line)).not.toThrow();
+    expect((JSON.parse(line) as { source: { ip: unknown } }).source.ip).toBeNull();
+  });
 });

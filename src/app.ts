@@ -9,14 +9,14 @@ import httpProxy from '@fastify/http-proxy';
 import type { Gateway } from './gateway.js';
 import { newContext } from './pipeline/context.js';
 import { canonicalise } from './pipeline/canonicalise.js';
-import { screenMessage } from './pipeline/screen.js';
+import { EXPECTATION_REFUSED, screenMessage } from './pipeline/screen.js';
 import { checkQuery } from './pipeline/match.js';
 import { countAuthorization, type AuthResult } from './pipeline/authenticate.js';
 import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
-import { refuse } from './pipeline/respond.js';
+import { isClosing, refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
@@ -64,6 +64,16 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       server.keepAliveTimeout = v.keepAliveTimeoutMs;
       server.headersTimeout = v.headersTimeoutMs;
       server.requestTimeout = v.requestTimeoutMs;
+      // node keeps only the first 2000 headers by default but frames the message with all of them: a second Host,
+      // Authorization or Content-Length hidden behind 2000 others would pass the screen unseen. All headers are kept;
+      // vendor.maxHeaderBytes bounds how many there can be.
+      server.maxHeadersCount = 0;
+      // a client that half-closes after its request (FIN, e.g. `nc -N`) still gets its answer; by default node would
+      // abort the request in flight and the client would get nothing
+      (server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+      // node answers an expectation other than 100-continue with its own 417 before any hook runs (no record, no
+      // problem+json); with this listener the request goes through the pipeline, whose screen refuses it
+      server.on('checkExpectation', handler);
       // without a 'connect' listener node destroys CONNECT sockets silently: answer and audit them like any refusal
       server.on('connect', (req: http.IncomingMessage, socket: Socket) => connectRefused(gw, req, socket));
       return server;
@@ -133,6 +143,8 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     proxyPayloads: false,
     handler: (request: FastifyRequest, reply: FastifyReply) => {
       const ctx = request.mg;
+      // the client hung up while the request was being decided: it is recorded (499) and there is no one to answer
+      if (ctx.audited) return reply;
       // defence in depth: nothing is forwarded without an allow decision and a decided path
       if (ctx.decision !== 'allow' || !ctx.rule || ctx.upstreamPath === undefined || ctx.reasons.length > 0) {
         return refuse(request, reply, 'internal_error', 'the request reached the forwarder without an allow decision');
@@ -156,10 +168,16 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   ctx.ip = request.ip;
   if (gw.draining) return void refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
   if (rt.config.audit.failClosed && !gw.audit.healthy) return void refuse(request, reply, 'audit_unavailable');
+  // a request pipelined behind one that was refused with `connection: close`: node parsed it before the connection
+  // closed, but its answer can never be sent. It is recorded and never forwarded.
+  if (isClosing(request.raw.socket)) return void refuse(request, reply, 'request_rejected', 'an earlier request on this connection was refused and the connection is closing', { headers: { connection: 'close' } });
+  // after a request that asks for a protocol upgrade node reads no more requests from the connection (the bytes
+  // after it belong to the other protocol): the answer closes the connection instead of leaving it open and idle
+  if (request.headers.upgrade !== undefined) reply.raw.shouldKeepAlive = false;
 
   // 1. canonicalise
   const screened = screenMessage(request.raw);
-  if (screened) return void refuse(request, reply, 'request_rejected', screened, { headers: { connection: 'close' } });
+  if (screened) return void refuse(request, reply, 'request_rejected', screened, { headers: { connection: 'close' }, ...(screened === EXPECTATION_REFUSED ? { status: 417 } : {}) });
   const c = canonicalise(request.raw.url ?? '', v);
   if (!c.ok) return void refuse(request, reply, 'path_rejected', c.detail, { status: c.status });
   ctx.target = c.target;

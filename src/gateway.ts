@@ -58,14 +58,32 @@ export class Gateway {
 
   private newKeyStore(runtime: Runtime): KeyStore {
     const lookup = sovereignLookup(runtime);
-    return new KeyStore(runtime.config.auth.jwks, {
+    // DESIGN §7: a JWKS outage is a metric and a log line. One line when refreshing starts failing, one when the keys
+    // go stale (vendor requests refused), one when refreshing works again — not one per attempt.
+    let failing = false;
+    let stale = false;
+    const store: KeyStore = new KeyStore(runtime.config.auth.jwks, {
       now: this.now,
       ...(lookup ? { lookup } : {}),
       onRefresh: (result) => {
         this.metrics.jwksRefreshes.inc({ result });
         if (result !== 'failure') this.metrics.jwksLastSuccess.set(this.now() / 1000);
+        if (result === 'failure') {
+          if (!failing) this.logger.warn({ jwks: { error: store.status().lastError } }, 'JWKS refresh failed; the keys loaded before stay in use until auth.jwks.maxStalenessSec');
+          failing = true;
+          if (!stale && !store.usable()) this.logger.error('signing keys are unavailable or stale: vendor requests are refused with 503 keys_unavailable');
+          stale = !store.usable();
+          return;
+        }
+        const usable = store.usable();
+        if (failing) this.logger.info({ jwks: { usable } }, 'JWKS refresh succeeded again');
+        if (!usable && !stale) this.logger.error('the JWKS holds no usable signing key: vendor requests are refused with 503 keys_unavailable');
+        else if (usable && stale && !failing) this.logger.info('the JWKS holds a usable signing key again');
+        failing = false;
+        stale = !usable;
       },
     });
+    return store;
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,6 @@
 // How the gateway answers on its own behalf: problem+json refusals with the headers every response carries.
 
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../errors.js';
 import type { DenyReason } from '../policy/reasons.js';
@@ -43,6 +44,13 @@ export function send(request: FastifyRequest, reply: FastifyReply, payload?: str
   return reply.send(payload);
 }
 
+/** Connections the gateway closes after a refusal (`connection: close`): a request pipelined behind it is never answered. */
+const closing = new WeakSet<Socket>();
+
+export function isClosing(socket: Socket | null | undefined): boolean {
+  return socket != null && closing.has(socket);
+}
+
 /**
  * Refuse the request: record the reason(s) on the request context and send RFC 9457 problem details.
  * The audit record is written as the answer is sent, so set everything the record should carry on the request
@@ -66,6 +74,7 @@ export function refuse(
   reply.removeHeader('content-length');
   applySecurityHeaders(reply);
   if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) reply.header(k, v);
+  if (opts.headers?.connection === 'close' && request.raw.socket) closing.add(request.raw.socket);
   reply.code(body.status).type(PROBLEM_CONTENT_TYPE);
   return send(request, reply, JSON.stringify(body));
 }

@@ -5,6 +5,9 @@ import type { IncomingMessage } from 'node:http';
 /** Headers that must appear at most once; a second copy means two parsers could read two different values. */
 const SINGLE = new Set(['host', 'authorization', 'content-length', 'transfer-encoding', 'content-type']);
 
+/** Why a request with an expectation other than 100-continue is refused; it is answered 417 (RFC 9110 §10.1.1). */
+export const EXPECTATION_REFUSED = 'only the expectation "100-continue" is accepted';
+
 /** Returns why the message is refused, or null. */
 export function screenMessage(raw: IncomingMessage): string | null {
   // Only HTTP/1.0 and HTTP/1.1 framing is spoken here. The parser also hands over 'GET /x' (HTTP/0.9, no headers)
@@ -25,6 +28,10 @@ export function screenMessage(raw: IncomingMessage): string | null {
   }
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is invalid (node refuses it itself unless requireHostHeader is off)
   if (raw.httpVersionMinor === 1 && !seen.has('host')) return 'an HTTP/1.1 request needs a Host header';
+  // node answers any other expectation with its own 417 unless the server listens for 'checkExpectation' (app.ts
+  // hands those requests to the pipeline, so they are refused and recorded here)
+  const expect = raw.headers.expect;
+  if (expect !== undefined && expect.trim().toLowerCase() !== '100-continue') return EXPECTATION_REFUSED;
   const len = raw.headers['content-length'];
   if (raw.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) return 'a request body is not accepted';
   return null;

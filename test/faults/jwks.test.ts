@@ -7,6 +7,8 @@ import { recordCases } from '../security/summary.js';
 import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
 import { createDevIssuer, personas } from '../../src/demo/issuer.js';
 import { Front, Ledger, TABLE, metric, pollUntil, readiness, relayTo, sleep } from './helpers.js';
+import type { Logger } from 'pino';
+import { createLogger } from '../../src/observability/logger.js';
 
 // every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
 beforeEach(() => recordCases('8 availability and failure', 1));
@@ -15,9 +17,10 @@ const nowSec = () => Math.floor(Date.now() / 1000);
 const refreshFailures = (h: Harness) => metric(h.adminUrl, 'metagate_jwks_refreshes_total', { result: 'failure' });
 
 /** A harness whose JWKS URL points at a switchable front relaying to the harness's own JWKS endpoint. */
-async function jwksHarness(jwks: Record<string, number>, frontUp: boolean): Promise<{ h: Harness; front: Front }> {
+async function jwksHarness(jwks: Record<string, number>, frontUp: boolean, logger?: Logger): Promise<{ h: Harness; front: Front }> {
   const front = await Front.start({ up: frontUp });
   const h = await startHarness({
+    ...(logger ? { logger } : {}),
     configure: (cfg) => {
       front.handler = relayTo(cfg.auth.jwks.url);
       cfg.auth.jwks = { url: `${front.url}/jwks.json`, ...jwks };
@@ -67,9 +70,13 @@ describe('JWKS down later', () => {
   let h: Harness;
   let front: Front;
   let token: string;
+  // the operational log (DESIGN §7: a JWKS outage is recorded as a metric and a log line)
+  const logLines: Array<{ level: number; msg: string }> = [];
+  const logText: string[] = [];
+  const logger = createLogger('info', { write: (s: string) => { logText.push(s); logLines.push(JSON.parse(s) as { level: number; msg: string }); } });
 
   beforeAll(async () => {
-    ({ h, front } = await jwksHarness({ refreshIntervalSec: 1, maxStalenessSec: MAX_STALENESS_SEC, cooldownSec: 1, timeoutMs: 400 }, true));
+    ({ h, front } = await jwksHarness({ refreshIntervalSec: 1, maxStalenessSec: MAX_STALENESS_SEC, cooldownSec: 1, timeoutMs: 400 }, true, logger));
     token = await h.token('geheim');
   });
   afterAll(async () => {
@@ -118,6 +125,16 @@ describe('JWKS down later', () => {
     expect(h.upstream.requests.length).toBe(upstreamBefore + 1); // only the recovered request reached the platform
     expect((await readiness(h.adminUrl)).ready).toBe(true);
     await l.expectOneRecordEach();
+
+    // one line as refreshing starts failing (warn), one as the keys go stale (error), one on recovery (info) — not
+    // one per failed attempt — and never the token
+    const jwksLines = logLines.filter((x) => /JWKS|signing keys/.test(x.msg)).map((x) => [x.level, x.msg]);
+    expect(jwksLines).toEqual([
+      [40, 'JWKS refresh failed; the keys loaded before stay in use until auth.jwks.maxStalenessSec'],
+      [50, 'signing keys are unavailable or stale: vendor requests are refused with 503 keys_unavailable'],
+      [30, 'JWKS refresh succeeded again'],
+    ]);
+    expect(logText.join('')).not.toContain(token.split('.')[2]!);
   }, 20_000);
 
 });

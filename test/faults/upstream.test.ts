@@ -224,7 +224,9 @@ describe('upstream faults', () => {
     socket.write(`GET ${TABLE} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`);
     await sleep(80);
     const closedAt = performance.now();
-    socket.destroy();
+    // a reset, as when the client process dies: a FIN alone only says the client has finished sending, and a
+    // half-closed client still gets its answer (test/security/connection-edges.test.ts)
+    socket.resetAndDestroy();
     const { elapsed } = await pollUntil(() => h.audit.requestRecords().length, (n) => n > base, 2_000);
     // recorded when the client left, not when the upstream answered (300 ms) or timed out (500 ms)
     expect(performance.now() - closedAt).toBeLessThan(250);

@@ -1,5 +1,6 @@
 // A whole gateway on loopback for tests: recording upstream, real JWKS endpoint, dev issuer, in-memory audit sink.
 
+import type { Logger } from 'pino';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -130,6 +131,8 @@ export interface HarnessOptions {
   now?: () => number;
   /** write the audit trail to this file instead of the in-memory sink (`audit` then stays empty) */
   auditFile?: string;
+  /** the operational logger (default: silent) */
+  logger?: Logger;
 }
 
 export interface Harness {
@@ -157,7 +160,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const audit = new AuditSink();
   const gateway = await startGateway(runtime, {
     auditDestination: opts.auditFile ?? audit,
-    logger: createLogger('silent'),
+    logger: opts.logger ?? createLogger('silent'),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });

@@ -49,6 +49,11 @@ describe('screenMessage', () => {
     ['Transfer-Encoding: chunked', '1.1', [...HOST, 'Transfer-Encoding', 'chunked'], 'a request body is not accepted'],
     ['Transfer-Encoding: identity', '1.1', [...HOST, 'Transfer-Encoding', 'identity'], 'a request body is not accepted'],
     ['CL and TE together', '1.1', [...HOST, 'Content-Length', '0', 'Transfer-Encoding', 'chunked'], 'a request body is not accepted'],
+    ['Expect: 100-continue', '1.1', [...HOST, 'Expect', '100-continue'], null],
+    ['Expect: 100-Continue (case-insensitive token)', '1.1', [...HOST, 'Expect', '100-Continue'], null],
+    ['Expect: foo', '1.1', [...HOST, 'Expect', 'foo'], 'only the expectation "100-continue" is accepted'],
+    ['Expect: 100-continue, foo', '1.1', [...HOST, 'Expect', '100-continue, foo'], 'only the expectation "100-continue" is accepted'],
+    ['Expect: empty', '1.1', [...HOST, 'Expect', ''], 'only the expectation "100-continue" is accepted'],
   ])('%s', (_d, version, raw, expected) => {
     recordCases(CLASS.screenUnit, 1);
     const r = screenMessage(message(version, raw));

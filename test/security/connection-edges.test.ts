@@ -1,0 +1,191 @@
+// Classes 3 and 4 on raw sockets, at the edges of node's HTTP server rather than the gateway's own checks: header
+// counts beyond node's default limit, expectations node would answer itself, clients that half-close, protocol
+// upgrades and requests pipelined behind a refusal. Each must get a defined answer (or a closed connection), exactly
+// one audit record per request node hands over, and no forwarded request that nobody can receive.
+
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TABLE_ID } from '../../src/demo/data.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { parseRaw } from '../helpers/http.js';
+import { CLASS, recordCases } from './summary.js';
+
+const T = `/api/v1/tables/${DEMO_TABLE_ID}`;
+const DATA = `${T}/sampleData`;
+
+let h: Harness;
+let token: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  token = await h.token('geheim');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const msg = (head: string[]) => `${head.join('\r\n')}\r\n\r\n`;
+
+interface Exchange {
+  /** every status line the connection received, in order */
+  statuses: number[];
+  raw: string;
+  /** ms from sending the bytes until the server closed the connection (Infinity: still open at the end) */
+  closedAfterMs: number;
+}
+
+/** Send bytes (optionally half-closing after them) and read until the server closes or `idleMs` passes. */
+function talk(bytes: string, opts: { halfClose?: boolean; idleMs?: number } = {}): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: h.vendorPort, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    let sentAt = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      const closedAfterMs = closed ? performance.now() - sentAt : Infinity;
+      socket.destroy();
+      const raw = Buffer.concat(chunks).toString('latin1');
+      resolve({ raw, statuses: [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])), closedAfterMs });
+    };
+    const arm = () => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => finish(false), opts.idleMs ?? 1500);
+    };
+    socket.on('connect', () => {
+      sentAt = performance.now();
+      if (opts.halfClose) socket.end(bytes);
+      else socket.write(bytes);
+      arm();
+    });
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      arm();
+    });
+    socket.on('end', () => finish(true));
+    socket.on('close', () => finish(true));
+    socket.on('error', (err) => (chunks.length > 0 ? finish(true) : reject(err)));
+  });
+}
+
+/** Records and upstream requests produced while `fn` runs, once `records` records have arrived. */
+async function observe(records: number, fn: () => Promise<Exchange>) {
+  const recBefore = h.audit.requestRecords().length;
+  const upBefore = h.upstream.requests.length;
+  const ex = await fn();
+  for (let i = 0; i < 200 && h.audit.requestRecords().length < recBefore + records; i++) await sleep(10);
+  await sleep(150); // a surplus record or a late upstream request would arrive here
+  return { ex, records: h.audit.requestRecords().slice(recBefore), upstream: h.upstream.requests.slice(upBefore).map((u) => u.url) };
+}
+
+describe('more headers than node keeps by default (2000)', () => {
+  // 2,100 one-letter headers fit in vendor.maxHeaderBytes; node used to drop every header after the 2,000th from
+  // what the gateway sees while still framing the message with them
+  const junk = Array.from({ length: 2100 }, (_, i) => `x${i}: 1`);
+
+  it.each<[string, string[], number, string]>([
+    ['a second Authorization', [`Authorization: Bearer a.b.c`], 401, 'token_invalid'],
+    ['a second Host', ['Host: internal.example'], 400, 'request_rejected'],
+    ['Content-Length with a body', ['Content-Length: 5'], 400, 'request_rejected'],
+    ['Transfer-Encoding: chunked', ['Transfer-Encoding: chunked'], 400, 'request_rejected'],
+  ])('%s behind 2,100 other headers is still seen and refused', async (_d, hidden, status, reason) => {
+    recordCases(CLASS.header, 1);
+    const body = hidden[0]!.startsWith('Content-Length') ? 'hello' : hidden[0]!.startsWith('Transfer') ? '5\r\nhello\r\n0\r\n\r\n' : '';
+    const bytes = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, ...junk, ...hidden, 'Connection: close']) + body;
+    const o = await observe(1, () => talk(bytes));
+    expect(o.ex.statuses[0]).toBe(status);
+    expect(parseRaw(o.ex.raw).body).toContain(reason);
+    expect(o.upstream).toEqual([]);
+    expect(o.records).toHaveLength(1);
+    expect(o.records[0]!.metagate.reasons[0]).toBe(reason);
+  });
+
+  it('the same request without the hidden header is allowed (the control)', async () => {
+    recordCases(CLASS.header, 1);
+    const o = await observe(1, () => talk(msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, ...junk, 'Connection: close'])));
+    expect(o.ex.statuses).toEqual([200]);
+    expect(o.upstream).toEqual([T]);
+  });
+});
+
+describe('Expect', () => {
+  it.each(['foo', '200-ok', '100-continue, foo'])('Expect: %s → 417 problem+json, recorded, nothing forwarded', async (value) => {
+    recordCases(CLASS.header, 1);
+    const o = await observe(1, () => talk(msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, `Expect: ${value}`])));
+    // node sends an interim 100 Continue when the list names 100-continue; the final answer is what counts
+    const res = parseRaw(o.ex.raw.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, ''));
+    expect(o.ex.statuses.filter((s) => s !== 100)).toEqual([417]);
+    expect(res.status).toBe(417);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(res.body).code).toBe('request_rejected');
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.upstream).toEqual([]);
+    expect(o.records.map((r) => [r.http.response.status_code, r.metagate.reasons[0]])).toEqual([[417, 'request_rejected']]);
+  });
+
+  it('Expect: 100-continue on a GET is answered normally', async () => {
+    recordCases(CLASS.header, 1);
+    const o = await observe(1, () => talk(msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, 'Expect: 100-continue', 'Connection: close'])));
+    expect(o.ex.statuses.filter((s) => s !== 100)).toEqual([200]);
+    expect(o.records).toHaveLength(1);
+  });
+});
+
+describe('a client that half-closes after sending (FIN)', () => {
+  it('still gets the answer to an allowed request', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const o = await observe(1, () => talk(msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]), { halfClose: true }));
+    expect(o.ex.statuses).toEqual([200]);
+    expect(parseRaw(o.ex.raw).body).toContain(DEMO_TABLE_ID);
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.records.map((r) => r.http.response.status_code)).toEqual([200]);
+  });
+
+  it('gets all three answers to three pipelined requests, in order', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const one = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+    const data = msg([`GET ${DATA} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+    const o = await observe(3, () => talk(one + data + one, { halfClose: true }));
+    expect(o.ex.statuses).toEqual([200, 404, 200]);
+    expect(o.upstream).toEqual([T, T]);
+    expect(o.records.map((r) => r.http.response.status_code).sort()).toEqual([200, 200, 404]);
+  });
+});
+
+describe('protocol upgrades', () => {
+  it('a request asking for an upgrade is answered and the connection closed; bytes after it are never read as a request', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const upgrade = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, 'Connection: Upgrade', 'Upgrade: websocket']);
+    const hidden = msg([`GET ${DATA} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, 'Connection: close']);
+    const o = await observe(1, () => talk(upgrade + hidden, { idleMs: 3000 }));
+    expect(o.ex.statuses).toEqual([200]);
+    expect(parseRaw(o.ex.raw).headers.connection).toBe('close');
+    // closed with the answer, not left open until a timeout
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.upstream).toEqual([T]);
+    expect(o.records).toHaveLength(1);
+  });
+});
+
+describe('a request pipelined behind a refusal that closes the connection', () => {
+  it('is recorded as refused and never forwarded', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const refused = msg([`GET ${T} HTTP/1.1`, 'Host: x', 'Host: y', `Authorization: Bearer ${token}`]);
+    const allowed = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+    const o = await observe(2, () => talk(refused + allowed));
+    expect(o.ex.statuses).toEqual([400]);
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.upstream).toEqual([]);
+    expect(o.records).toHaveLength(2);
+    for (const r of o.records) expect(r.metagate.decision).toBe('deny');
+    expect(o.records.map((r) => r.metagate.detail).sort()).toEqual([
+      'an earlier request on this connection was refused and the connection is closing',
+      'the "host" header was sent more than once',
+    ]);
+  });
+});

@@ -61,6 +61,9 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     routerOptions: { maxParamLength: v.maxPathLength, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false, caseSensitive: true },
     serverFactory: (handler) => {
       const server = opts.tls ? https.createServer({ ...serverOptions, ...opts.tls }, handler) : http.createServer(serverOptions, handler);
+      // TLS sockets are not half-open: a client's FIN would end the TLS stream before the answer. They are made so once
+      // the handshake is done (a server-wide allowHalfOpen would also keep sockets whose handshake failed open)
+      if (opts.tls) server.on('secureConnection', (socket: Socket) => void (socket.allowHalfOpen = true));
       server.keepAliveTimeout = v.keepAliveTimeoutMs;
       server.headersTimeout = v.headersTimeoutMs;
       server.requestTimeout = v.requestTimeoutMs;

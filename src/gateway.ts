@@ -59,7 +59,8 @@ export class Gateway {
   private newKeyStore(runtime: Runtime): KeyStore {
     const lookup = sovereignLookup(runtime);
     // DESIGN §7: a JWKS outage is a metric and a log line. One line when refreshing starts failing, one when the keys
-    // go stale (vendor requests refused), one when refreshing works again — not one per attempt.
+    // go stale (vendor requests refused), one when refreshing works again — not one per attempt. A store built for a
+    // reload logs only once it is the one in use (a reload whose keys cannot be loaded is refused, see reload()).
     let failing = false;
     let stale = false;
     const store: KeyStore = new KeyStore(runtime.config.auth.jwks, {
@@ -68,8 +69,11 @@ export class Gateway {
       onRefresh: (result) => {
         this.metrics.jwksRefreshes.inc({ result });
         if (result !== 'failure') this.metrics.jwksLastSuccess.set(this.now() / 1000);
+        if (store !== this.keys) return;
         if (result === 'failure') {
-          if (!failing) this.logger.warn({ jwks: { error: store.status().lastError } }, 'JWKS refresh failed; the keys loaded before stay in use until auth.jwks.maxStalenessSec');
+          const error = store.status().lastError;
+          if (!failing && store.status().lastSuccessAt > 0) this.logger.warn({ jwks: { error } }, 'JWKS refresh failed; the keys loaded before stay in use until auth.jwks.maxStalenessSec');
+          else if (!failing) this.logger.warn({ jwks: { error } }, 'JWKS could not be loaded; no signing keys are loaded yet');
           failing = true;
           if (!stale && !store.usable()) this.logger.error('signing keys are unavailable or stale: vendor requests are refused with 503 keys_unavailable');
           stale = !store.usable();

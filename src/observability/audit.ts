@@ -199,8 +199,10 @@ interface FileStream extends pino.DestinationStream {
   once(event: string, listener: (...args: never[]) => void): unknown;
   off(event: string, listener: (...args: never[]) => void): unknown;
   readonly fd: number;
+  readonly destroyed: boolean;
   reopen(): void;
   flush(cb?: (err?: Error) => void): void;
+  flushSync(): void;
   end(): void;
   destroy(): void;
 }
@@ -227,14 +229,24 @@ function abandon(stream: FileStream): void {
 
 const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 /**
- * Records handed to a file or stdout are written in batches: when this many bytes are waiting, or BATCH_MS after
- * the first waiting record, whichever comes first. One write per batch instead of one per request; a record waits
- * in memory at most BATCH_MS longer than with unbatched asynchronous writes (flush and close write everything).
- * The trail gathers the batch itself and hands sonic-boom one string per batch: sonic-boom measures the bytes of its
- * whole waiting buffer on every write, which costs more per record than the record's serialiser and hash together.
+ * Records handed to a file or stdout are gathered into one batch per turn of the event loop and handed to sonic-boom
+ * at the end of that turn (or as soon as this many characters are waiting), which writes it at once or right after
+ * its current write. sonic-boom measures the bytes of its whole waiting buffer on every write() call, which per record
+ * costs more than the record's serialiser and hash together; per batch it does not matter.
  */
-export const BATCH_BYTES = 8 * 1024;
-export const BATCH_MS = 10;
+export const BATCH_BYTES = 16 * 1024;
+
+/** File and stdout trails, for the process 'exit' hook (weakly held: a trail nobody uses can be collected). */
+const liveTrails = new Set<WeakRef<AuditTrail>>();
+let exitHookInstalled = false;
+
+/**
+ * On process exit (an uncaught exception, process.exit) the batch of the current turn would be lost: write it, and
+ * whatever sonic-boom still holds, synchronously — as pino does for its own destinations.
+ */
+function writeLiveTrailsOnExit(): void {
+  for (const ref of liveTrails) ref.deref()?.writeOnExit();
+}
 
 export class AuditTrail {
   private readonly stream: pino.DestinationStream & { on?: (event: 'error', listener: (err: Error) => void) => unknown };
@@ -250,10 +262,13 @@ export class AuditTrail {
   private pending = 0;
   /** where the chain was continued from at start (null: genesis) */
   readonly resumedFrom: string | null;
-  /** the pending batch's write timer */
-  private batchTimer: NodeJS.Timeout | null = null;
+  /** whether the end-of-turn hand-over of the batch is scheduled */
+  private handOverQueued = false;
   /** lines linked into the chain and not yet handed to the file destination (one batch) */
   private batch = '';
+  private readonly ref = new WeakRef(this);
+  private reported: Error | null = null;
+  private readonly onWriteError: ((err: Error) => void) | undefined;
   /** records handed to the destination */
   written = 0;
   /** records not written because the trail had already failed or was closed */
@@ -287,20 +302,31 @@ export class AuditTrail {
     this.file?.on('write', (n: number) => {
       this.pending -= n;
     });
-    let reported: Error | null = null;
-    const onError = (err: Error) => {
-      // a destination may report the same error more than once: count every error once
-      if (err === reported) return;
-      reported = err;
-      // the first failure is sticky: the trail stays unhealthy (readiness false, vendor traffic refused when
-      // audit.failClosed) until the gateway is restarted; later records are counted as dropped, not buffered
-      if (this.failed === null) {
-        this.failed = err;
-        if (this.file) abandon(this.file);
+    this.onWriteError = opts.onWriteError;
+    this.stream.on?.('error', (err: Error) => this.fail(err));
+    if (this.file) {
+      liveTrails.add(this.ref);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', writeLiveTrailsOnExit);
       }
-      opts.onWriteError?.(err);
-    };
-    this.stream.on?.('error', onError);
+    }
+  }
+
+  /**
+   * The first failure is sticky: the trail stays unhealthy (readiness false, vendor traffic refused when
+   * audit.failClosed) until the gateway is restarted; later records are counted as dropped, not buffered.
+   */
+  private fail(err: Error): void {
+    // a destination may report the same error more than once: count every error once
+    if (err === this.reported) return;
+    this.reported = err;
+    if (this.failed === null) {
+      this.failed = err;
+      liveTrails.delete(this.ref);
+      if (this.file) abandon(this.file);
+    }
+    this.onWriteError?.(err);
   }
 
   /** The record's line: its JSON text with the chain fields inserted at the end. */
@@ -328,6 +354,8 @@ export class AuditTrail {
 
   /** Hand one record to the destination; false when it was dropped because the trail has failed or is closed. */
   write(record: AuditRecord): boolean {
+    // a destination closed from outside without an error (nothing the trail did) would swallow the record
+    if (this.file !== null && this.failed === null && this.file.destroyed) this.fail(new Error('the audit destination was closed'));
     if (this.failed !== null || this.closed) {
       // nothing can be written: keep memory bounded instead of queueing records for a dead destination
       this.dropped++;
@@ -343,35 +371,53 @@ export class AuditTrail {
     }
     this.batch += line;
     // string length counts UTF-16 units, not bytes: close enough to decide when a batch is full
-    if (this.batch.length >= BATCH_BYTES) this.handOver();
-    else if (this.batchTimer === null) {
-      this.batchTimer = setTimeout(this.writeBatch, BATCH_MS);
-      this.batchTimer.unref();
+    if (this.batch.length >= BATCH_BYTES) return this.handOver();
+    if (!this.handOverQueued) {
+      this.handOverQueued = true;
+      setImmediate(this.writeBatch);
     }
     return true;
   }
 
-  /** Give the gathered batch to the file destination, which writes it at once or right after its current write. */
-  private handOver(): void {
+  /**
+   * Give the gathered batch to the file destination, which writes it at once, or as soon as the file is open and its
+   * current write completes. False when the destination refused it: the batch is lost and the trail has failed.
+   */
+  private handOver(): boolean {
     const text = this.batch;
-    if (text === '') return;
+    if (text === '') return true;
     this.batch = '';
-    this.pending += Buffer.byteLength(text);
-    this.file!.write(text);
+    try {
+      this.pending += Buffer.byteLength(text);
+      this.file!.write(text);
+      return true;
+    } catch (err) {
+      // a destination destroyed without reporting an error (ended from outside): nothing more reaches it
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
   }
 
-  /** Hand the waiting batch to the destination (the batch timer, flush, reopen). */
+  /** The end-of-turn hand-over. */
   private readonly writeBatch = (): void => {
-    this.batchTimer = null;
+    this.handOverQueued = false;
+    if (this.file && this.failed === null) this.handOver();
+  };
+
+  /** Process exit: hand the batch over and write what the destination holds synchronously (see writeLiveTrailsOnExit). */
+  writeOnExit(): void {
     const file = this.file;
     if (!file || this.failed !== null || this.closed) return;
     try {
-      // sonic-boom writes what it is given at once, or as soon as the file is open and its current write completes
-      this.handOver();
+      if (this.batch !== '') {
+        file.write(this.batch);
+        this.batch = '';
+      }
+      if (file.fd >= 0) file.flushSync();
     } catch {
-      // a destroyed destination: its error has been reported through the 'error' event already
+      // the process is exiting: nothing more can be done
     }
-  };
+  }
 
   /**
    * Wait until every record handed over so far is written (and, for a file, fsync'ed). Resolves early when the
@@ -401,8 +447,7 @@ export class AuditTrail {
       };
       const timer = setTimeout(finish, timeoutMs);
       timer.unref();
-      if (this.batchTimer !== null) clearTimeout(this.batchTimer);
-      this.writeBatch();
+      this.handOver();
       file.on('drain', check);
       file.on('write', check);
       file.once('error', finish);
@@ -417,8 +462,7 @@ export class AuditTrail {
   reopen(): void {
     if (this.file && this.path !== null && !this.closed && this.failed === null) {
       // the waiting batch goes to the destination first, as it did before the reopen was asked for
-      if (this.batchTimer !== null) clearTimeout(this.batchTimer);
-      this.writeBatch();
+      this.handOver();
       this.file.reopen();
     }
   }
@@ -428,6 +472,9 @@ export class AuditTrail {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
+    liveTrails.delete(this.ref);
+    // records handed over while flush() waited are written before the end (later ones are dropped and counted)
+    if (this.file && this.failed === null && !this.handOver()) return;
     if (this.file && this.path !== null && this.failed === null) {
       const file = this.file;
       await new Promise<void>((resolve) => {

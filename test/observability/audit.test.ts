@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { buildRuntime } from '../../src/config/load.js';
 import { DEMO_TABLE_FQN, DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { DEMO_SET_COOKIE } from '../../src/demo/platform.js';
@@ -297,10 +297,10 @@ describe('audit trail file handling', () => {
     expect(trail.head.seq).toBe(8);
   });
 
-  // Regression (seen once under Node 24 in the memory-pressure fault test: 47 of 48 records on disk): the batch timer
-  // fired while a write was in progress, so its flush did nothing, and the record handed over meanwhile stayed in
-  // sonic-boom's buffer (below minLength) until the next request. A slow disk is simulated by delaying fs.write's
-  // callbacks; without any flush() call, every record must reach the file.
+  // Regression (seen once under Node 24 in the memory-pressure fault test: 47 of 48 records on disk): with the earlier
+  // timer-and-minLength batching, a record handed over while a write was in progress stayed in sonic-boom's buffer
+  // until the next request. A slow disk is simulated by delaying fs.write's callbacks; without any flush() call, every
+  // record must reach the file.
   test('a record handed over while a batch is being written reaches the file without a later request', async () => {
     const file = join(dir, 'slow-disk.jsonl');
     const realWrite = fs.write;
@@ -325,6 +325,37 @@ describe('audit trail file handling', () => {
       (fs as { write: unknown }).write = realWrite;
       await trail.close();
     }
+  });
+
+  // Review finding: a record accepted while close() waited for the disk sat in the trail's own batch and was never
+  // written, although write() had said it was.
+  test('records accepted while close() is waiting are written; records after it are refused', async () => {
+    const file = join(dir, 'closing.jsonl');
+    const trail = new AuditTrail({ destination: file });
+    await new Promise((r) => setTimeout(r, 50)); // the file is open
+    for (let i = 0; i < 3; i++) trail.write(record(i));
+    const closing = trail.close();
+    const accepted = [3, 4, 5].map((i) => trail.write(record(i))).filter(Boolean).length;
+    await closing;
+    expect(trail.write(record(6))).toBe(false);
+    expect(lines(file)).toHaveLength(3 + accepted);
+    expect(accepted).toBe(3);
+    expect((await verifyAuditFiles([file])).ok).toBe(true);
+  });
+
+  // Review finding: a destination destroyed from outside (without an error event) made every later record vanish
+  // while the trail still reported healthy.
+  test('a destination closed from outside fails the trail: records are refused, not swallowed', async () => {
+    const file = join(dir, 'destroyed.jsonl');
+    const trail = new AuditTrail({ destination: file });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(trail.write(record(1))).toBe(true);
+    await trail.flush();
+    (trail as unknown as { file: { destroy(): void } }).file.destroy();
+    expect(trail.write(record(2))).toBe(false);
+    expect(trail.healthy).toBe(false);
+    expect(trail.dropped).toBe(1);
+    expect(lines(file)).toHaveLength(1);
   });
 
   test('a torn last line is closed and named by verify; new records start on a fresh line', async () => {
@@ -421,6 +452,38 @@ describe('audit destination failing', () => {
     } finally {
       await gw.close();
       await h.close();
+    }
+  });
+});
+
+// Review finding: with the trail gathering its own batch, records of the current turn were lost when the process died
+// (pino's exit hook writes only what sonic-boom holds). They are written synchronously at exit.
+describe('a process that dies right after writing records', () => {
+  it.each([
+    ['an uncaught exception', `throw new Error('boom');`, 1],
+    ['process.exit(3)', `process.exit(3);`, 3],
+  ])('%s: every record of the last turn is on disk and the chain verifies', (_d, end, status) => {
+    const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-crash-'));
+    try {
+      const script = join(dir, 'crash.mts');
+      const file = join(dir, 'audit.jsonl');
+      writeFileSync(
+        script,
+        [
+          `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
+          `const trail = new AuditTrail({ destination: ${JSON.stringify(file)} });`,
+          `await new Promise((r) => setTimeout(r, 100));`,
+          `for (let i = 0; i < 50; i++) trail.write({ '@timestamp': new Date().toISOString(), event: { action: 'admin_action' }, i });`,
+          end,
+        ].join('\n'),
+      );
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, r.stderr).toBe(status);
+      const got = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+      expect(got).toHaveLength(50);
+      expect(spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'audit', 'verify', file], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

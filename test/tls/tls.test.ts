@@ -70,6 +70,24 @@ describe('vendor and admin listeners over TLS (no client certificate required)',
     expect(ready.status).toBe(200);
   });
 
+  // Review finding: over TLS the half-close fix did nothing (TLS sockets are not half-open by default): a client that
+  // sent its request and closed its side got no answer.
+  it('answers a client that half-closes after its request', async () => {
+    const port = Number(new URL(h.vendorUrl).port);
+    const token = await h.token('geheim');
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(pki.ca), servername: 'localhost' });
+      const chunks: Buffer[] = [];
+      s.on('secureConnect', () => s.end(`GET ${TABLE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      s.on('error', reject);
+      setTimeout(() => s.destroy(), 5_000);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    expect(raw).toContain(DEMO_TABLE_ID);
+  });
+
   it('refuses TLS 1.1 and older', async () => {
     const port = Number(new URL(h.vendorUrl).port);
     const outcome = await new Promise<string>((resolve) => {

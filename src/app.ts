@@ -239,7 +239,9 @@ function applyDecision(gw: Gateway, request: FastifyRequest, reply: FastifyReply
     const [first, ...rest] = decided.denials;
     const headers: Record<string, string> = {};
     if (first!.reason === 'rate_limited' && ctx.rateLimit) Object.assign(headers, rateLimitHeaders(ctx.rateLimit), { 'retry-after': String(Math.max(1, Math.ceil(ctx.rateLimit.resetMs / 1000))) });
-    refuse(request, reply, first!.reason, rest.length ? [first!.detail, ...rest.map((d) => d.detail)].join('; ') : first!.detail, { extraReasons: rest.map((d) => d.reason), headers });
+    const detail = decided.denials.map((d) => d.detail).join('; ');
+    const noted = decided.denials.some((d) => d.note !== undefined) ? decided.denials.map((d) => d.note ?? d.detail).join('; ') : undefined;
+    refuse(request, reply, first!.reason, detail, { extraReasons: rest.map((d) => d.reason), headers, ...(noted ? { auditDetail: noted } : {}) });
     return;
   }
   ctx.decision = 'allow';

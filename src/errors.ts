@@ -69,3 +69,14 @@ export function problemBody(reason: DenyReason, requestId: string, detail?: stri
     request_id: requestId,
   };
 }
+
+const SHOWABLE = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * A value taken from a request (a token's header or payload) for a sentence the vendor and the audit trail read:
+ * quoted when it is short printable ASCII without quotes or backslashes, otherwise only described. Text from an
+ * unverified token must not put line breaks, bidi controls or look-alike characters in front of a SOC analyst.
+ */
+export function shown(value: string, max = 32): string {
+  return value.length <= max && SHOWABLE.test(value) ? `"${value}"` : `(${value.length} character${value.length === 1 ? '' : 's'}, not shown)`;
+}

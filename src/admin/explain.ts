@@ -119,7 +119,7 @@ export async function explain(gw: Gateway, body: unknown): Promise<ExplainResult
     if (s) state.suspended = { reason: s.reason, source: 'kill_switch', ...(s.org ? { org: s.org } : {}) };
     else if (w) state.suspended = { reason: w.reason, label: w.label, source: 'window', ...(w.org ? { org: w.org } : {}) };
     const denials = stateDenials(state);
-    steps.push({ stage: 'state', ok: denials.length === 0, detail: denials.map((d) => d.detail).join('; ') || 'not revoked, not suspended, within rate limit' });
+    steps.push({ stage: 'state', ok: denials.length === 0, detail: denials.map((d) => d.note ?? d.detail).join('; ') || 'not revoked, not suspended, within rate limit' });
     return result(denials.map((d) => d.reason), extra);
   } catch {
     steps.push({ stage: 'state', ok: false, detail: 'the shared state store is unavailable' });

@@ -1,5 +1,7 @@
 // Finds duplicate and prototype-polluting object keys in raw JSON text, which JSON.parse silently accepts.
 
+import { shown } from '../errors.js';
+
 /**
  * Returns a description of the first problem — a key repeated within one object (after unescaping, so "a" and
  * "\u0061" collide) or a "__proto__" key — or null when there is none. Assumes the text is otherwise parseable JSON
@@ -37,7 +39,7 @@ export function findKeyProblem(text: string): string | null {
           return 'malformed key';
         }
         if (key === '__proto__') return 'a "__proto__" key';
-        if (keys.has(key)) return `the key "${key.slice(0, 64)}" appears twice`;
+        if (keys.has(key)) return `the key ${shown(key, 64)} appears twice`;
         keys.add(key);
       }
       i = j + 1;

@@ -5,6 +5,7 @@ import { jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config/types.js';
 import { KeysUnavailableError, type KeyStore } from '../auth/keystore.js';
 import { findKeyProblem } from '../auth/strict-json.js';
+import { shown } from '../errors.js';
 import type { DenyReason } from '../policy/reasons.js';
 
 export interface VerifiedToken {
@@ -182,7 +183,7 @@ export class Authenticator {
     for (const name of FORBIDDEN_HEADER_PARAMS) {
       if (Object.hasOwn(header, name)) return deny('token_invalid', `the token header parameter "${name}" is not accepted`);
     }
-    if (typeof header.alg !== 'string' || !this.algorithms.includes(header.alg)) return deny('token_invalid', `signing algorithm ${typeof header.alg === 'string' ? `"${header.alg.slice(0, 16)}"` : ''} is not accepted`.replace('  ', ' '));
+    if (typeof header.alg !== 'string' || !this.algorithms.includes(header.alg)) return deny('token_invalid', `signing algorithm ${typeof header.alg === 'string' ? `${shown(header.alg, 16)} ` : ''}is not accepted`);
     if (header.kid !== undefined && (typeof header.kid !== 'string' || !KID_RE.test(header.kid))) return deny('token_invalid', 'the token\'s "kid" header is malformed');
     return null;
   }

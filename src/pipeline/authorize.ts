@@ -51,13 +51,16 @@ export function authorizeClaims(input: AuthorizeInput): { identity?: Identity; d
 
 /** Translate the store's verdict into denials, in order of precedence. */
 export function stateDenials(state: CheckResult): Denial[] {
+  // The operators' reason, label and organisation go to the audit record only (note): vendor staff take no part in
+  // operations or exercises (safeguard 3), and a window's label or a revocation's reason can name one.
   const out: Denial[] = [];
-  if (state.subjectRevoked) out.push({ reason: 'subject_revoked', detail: `your access was revoked: ${state.subjectRevoked.reason}` });
-  if (state.tokenRevoked) out.push({ reason: 'token_revoked', detail: `this token was revoked: ${state.tokenRevoked.reason}` });
+  if (state.subjectRevoked) out.push({ reason: 'subject_revoked', detail: 'your access was revoked', note: `your access was revoked: ${state.subjectRevoked.reason}` });
+  if (state.tokenRevoked) out.push({ reason: 'token_revoked', detail: 'this token was revoked', note: `this token was revoked: ${state.tokenRevoked.reason}` });
   if (state.suspended) {
     const s = state.suspended;
-    const what = s.source === 'window' ? `vendor access is suspended during ${s.label ?? 'a scheduled window'}` : s.org ? `vendor access for ${s.org} is suspended` : 'vendor access is suspended';
-    out.push({ reason: 'access_suspended', detail: `${what}: ${s.reason}` });
+    const what = s.source === 'window' ? 'vendor access is suspended during a scheduled window' : s.org ? 'vendor access for your organisation is suspended' : 'vendor access is suspended';
+    const noted = s.source === 'window' ? `vendor access is suspended during ${s.label ?? 'a scheduled window'}` : s.org ? `vendor access for ${s.org} is suspended` : 'vendor access is suspended';
+    out.push({ reason: 'access_suspended', detail: what, note: `${noted}: ${s.reason}` });
   }
   if (out.length === 0 && !state.rateLimit.allowed) {
     const secs = Math.max(1, Math.ceil(state.rateLimit.resetMs / 1000));

@@ -62,13 +62,15 @@ export function refuse(
   reply: FastifyReply,
   reason: DenyReason,
   detail?: string,
-  opts: { status?: number; extraReasons?: DenyReason[]; headers?: Record<string, string> } = {},
+  opts: { status?: number; extraReasons?: DenyReason[]; headers?: Record<string, string>; auditDetail?: string } = {},
 ): FastifyReply {
   const ctx = request.mg;
   ctx.decision = 'deny';
   if (!ctx.reasons.includes(reason)) ctx.reasons.push(reason);
   for (const r of opts.extraReasons ?? []) if (!ctx.reasons.includes(r)) ctx.reasons.push(r);
-  if (detail !== undefined) ctx.detail = detail;
+  // the record may say more than the vendor reads (auditDetail: operators' words, see stateDenials)
+  if (opts.auditDetail !== undefined) ctx.detail = opts.auditDetail;
+  else if (detail !== undefined) ctx.detail = detail;
   const body = problemBody(reason, request.id, detail, opts.status);
   if (ctx.reasons.length > 1) (body as unknown as { reasons: DenyReason[] }).reasons = [...ctx.reasons];
   reply.removeHeader('content-length');

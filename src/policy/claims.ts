@@ -2,6 +2,7 @@
 
 import type { PolicyConfig } from '../config/types.js';
 import { parseNationality } from './nationality.js';
+import { shown } from '../errors.js';
 import type { Category, DenyReason } from './reasons.js';
 
 export interface Identity {
@@ -20,7 +21,13 @@ export interface Identity {
 
 export interface Denial {
   reason: DenyReason;
+  /** the sentence the vendor reads */
   detail: string;
+  /**
+   * What the audit record and the admin explain say instead, when it carries operators' words the vendor must not
+   * read (a revocation's reason, a window's label: operations and exercises are not the vendor's business)
+   */
+  note?: string;
 }
 
 export interface CheckOutcome {
@@ -124,6 +131,13 @@ export function parseClearanceExpiry(value: unknown): number | null {
   return null;
 }
 
+/**
+ * Characters a subject may not contain: controls (C0, DEL, C1), format characters (bidi overrides, zero-width joiners),
+ * unpaired surrogates (which cannot be encoded for the upstream's identity header) and line or paragraph separators.
+ * The subject is shown to the vendor (whoami), written to the audit trail and sent upstream.
+ */
+const SUBJECT_REFUSED = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (Array.isArray(value)) return 'an array';
@@ -144,9 +158,11 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
   // subject
   const sub = own(payload, cfg.claims.subject);
   let subject: string | undefined;
-  if (typeof sub === 'string' && sub.length > 0 && sub.length <= 256 && !/[\u0000-\u001f\u007f]/.test(sub)) {
+  if (typeof sub === 'string' && sub.length > 0 && sub.length <= 256 && !SUBJECT_REFUSED.test(sub)) {
     subject = sub;
-    pass('subject', `subject "${sub}"`);
+    pass('subject', `subject ${shown(sub, 128)}`);
+  } else if (typeof sub === 'string' && sub.length > 0) {
+    fail('subject', 'token_invalid', `the "${cfg.claims.subject}" claim is longer than 256 characters or contains control, format or line-separator characters or an unpaired surrogate`);
   } else fail('subject', 'token_invalid', `the "${cfg.claims.subject}" claim is ${describe(sub)}; a non-empty string is required`);
 
   // nationality
@@ -208,10 +224,10 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
   if (orgRaw !== undefined && typeof orgRaw !== 'string') {
     fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is ${describe(orgRaw)}; a string is required`);
   } else if (typeof orgRaw === 'string') {
-    if (policy.orgs.size > 0 && !policy.orgs.has(orgRaw)) fail('org', 'org_not_allowed', `organisation "${orgRaw}" is not allowed`);
+    if (policy.orgs.size > 0 && !policy.orgs.has(orgRaw)) fail('org', 'org_not_allowed', `organisation ${shown(orgRaw, 64)} is not allowed`);
     else {
       org = orgRaw;
-      pass('org', `organisation "${orgRaw}"`);
+      pass('org', `organisation ${shown(orgRaw, 64)}`);
     }
   } else if (cfg.orgs.required) fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is missing`);
 

@@ -103,7 +103,9 @@ describe('two gateways, one Redis', () => {
     observed.subjectRevocation = elapsed;
     expect(elapsed).toBeLessThan(1_000);
     expect(response.status).toBe(403);
-    expect(detail(response)).toContain('contract ended 2024-06-30');
+    // the operator's reason is for the SOC (B's audit record), not for the vendor (safeguard 3)
+    expect(detail(response)).toBe('your access was revoked');
+    expect(b.audit.requestRecords().at(-1)!.metagate.detail).toContain('contract ended 2024-06-30');
     expect(code(await vendor(a, token))).toBe('subject_revoked');
     expect(code(await vendor(b, await tokenFor(uniqueSub('bystander'))))).toBeNull(); // only that subject
 
@@ -131,12 +133,13 @@ describe('two gateways, one Redis', () => {
     observed.tokenRevocation = elapsed;
     expect(elapsed).toBeLessThan(1_000);
     expect(response.status).toBe(401);
-    expect(detail(response)).toContain('token posted in a ticket');
+    expect(detail(response)).toBe('this token was revoked');
+    expect(b.audit.requestRecords().at(-1)!.metagate.detail).toContain('token posted in a ticket');
     expect(code(await vendor(b, fresh))).toBeNull();
     await admin(a, 'DELETE', `/admin/revocations/token/${jti}`);
   });
 
-  it('the global kill switch engaged on A refuses on B with the operator\'s reason; resume on A restores', async () => {
+  it('the global kill switch engaged on A refuses on B; the operator\'s reason is in B\'s audit record, not in the answer; resume on A restores', async () => {
     const token = await tokenFor(uniqueSub('kill'));
     const reason = 'Incident 2024-117: suspected credential misuse';
     const { response, elapsed } = await propagation(
@@ -148,7 +151,10 @@ describe('two gateways, one Redis', () => {
     observed.killSwitch = elapsed;
     expect(elapsed).toBeLessThan(1_000);
     expect(response.status).toBe(403);
-    expect(detail(response)).toBe(`vendor access is suspended: ${reason}`);
+    // safeguard 3: the operators' words (an incident, an exercise) are not the vendor's business
+    expect(detail(response)).toBe('vendor access is suspended');
+    expect(response.body).not.toContain('Incident');
+    expect(b.audit.requestRecords().at(-1)!.metagate.detail).toBe(`vendor access is suspended: ${reason}`);
     // every persona and org, on both instances
     expect(code(await vendor(a, token))).toBe('access_suspended');
     expect(code(await vendor(b, await tokenFor(uniqueSub('kill-other'), { org: 'partner' })))).toBe('access_suspended');
@@ -170,7 +176,9 @@ describe('two gateways, one Redis', () => {
       (r) => r.status !== 200 && code(r) === 'access_suspended',
     );
     expect(elapsed).toBeLessThan(1_000);
-    expect(detail(response)).toBe('vendor access for vendor is suspended: contract under review');
+    expect(detail(response)).toBe('vendor access for your organisation is suspended');
+    expect(response.body).not.toContain('contract under review');
+    expect(b.audit.requestRecords().at(-1)!.metagate.detail).toBe('vendor access for vendor is suspended: contract under review');
     expect(code(await vendor(b, partnerOrg))).toBeNull();
     expect(code(await vendor(a, partnerOrg))).toBeNull();
     expect(code(await vendor(a, vendorOrg))).toBe('access_suspended');
@@ -179,7 +187,7 @@ describe('two gateways, one Redis', () => {
     await pollUntil(() => vendor(b, vendorOrg), (r) => r.status === 200, 1_000);
   });
 
-  it('a scheduled window in force refuses on B with its label; cancelling it restores', async () => {
+  it('a scheduled window in force refuses on B (its label in B\'s audit record only); cancelling it restores', async () => {
     const token = await tokenFor(uniqueSub('window'));
     const now = Date.now();
     const scheduled = await admin(a, 'POST', '/admin/windows', {
@@ -193,8 +201,10 @@ describe('two gateways, one Redis', () => {
     const { value: refused, elapsed } = await pollUntil(() => vendor(b, token), (r) => r.status !== 200 && code(r) === 'access_suspended', 1_000);
     observed.window = elapsed;
     expect(refused.status).toBe(403);
-    expect(detail(refused)).toContain('Exercise Northern Coast');
-    expect(detail(refused)).toContain('vendor access is closed during national exercises');
+    expect(detail(refused)).toBe('vendor access is suspended during a scheduled window');
+    expect(b.audit.requestRecords().at(-1)!.metagate.detail).toContain('Exercise Northern Coast');
+    expect(b.audit.requestRecords().at(-1)!.metagate.detail).toContain('vendor access is closed during national exercises');
+    expect(refused.body).not.toContain('Northern Coast');
     expect((await admin(b, 'GET', '/admin/windows')).json<{ windows: Array<{ id: string }> }>().windows.map((w) => w.id)).toEqual([id]);
 
     const cancelled = await propagation(() => admin(a, 'DELETE', `/admin/windows/${id}`), 200, () => vendor(b, token), (r) => r.status === 200);

@@ -149,6 +149,12 @@ const ROWS: Row[] = [
   ['clearance expiry missing', { clearance_expires_at: ABSENT }, 'clearance_claim_invalid'],
   // subject and organisation
   ['sub with a newline (log forging)', { sub: 'anna\n{"decision":"allow"}' }, 'token_invalid'],
+  // a lone surrogate could not be encoded for the upstream's identity header (it was a 500 with identityHeaders on)
+  ['sub with an unpaired surrogate', { sub: 'anna\ud800' }, 'token_invalid'],
+  ['sub with a right-to-left override (bidi spoofing in whoami and the audit trail)', { sub: 'anna\u202e@evil' }, 'token_invalid'],
+  ['sub with a line separator U+2028', { sub: 'anna\u2028x' }, 'token_invalid'],
+  ['sub with a C1 control U+0085 (next line)', { sub: 'anna\u0085x' }, 'token_invalid'],
+  ['sub with a zero-width joiner', { sub: 'an\u200dna.devries@vendor.example' }, 'token_invalid'],
   ['org an array', { org: ['vendor'] }, 'org_not_allowed'],
 ];
 

@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { adminTokenSet, type AdminTokenSet } from './auth.js';
 import { explain } from './explain.js';
@@ -35,9 +37,63 @@ const TEXT_RE = /^[^\u0000-\u001f\u007f]{1,500}$/;
 /** a revocation TTL beyond ten years is a typo, not a plan; "until undone" is said by leaving ttlSec out */
 const MAX_TTL_SEC = 10 * 365 * 86_400;
 
-function bad(reply: FastifyReply, status: number, detail: string): FastifyReply {
-  return reply.code(status).type('application/problem+json').send({ title: http.STATUS_CODES[status], status, detail });
+/**
+ * Every refusal the admin listener gives, code → HTTP status. The code is stable (SOC tooling keys on it); the answer
+ * is RFC 9457 problem details like the vendor's: `type` (urn:metagate:problem:admin:<code>), `title`, `status`,
+ * `code`, `detail` and `request_id`. No answer repeats request input (path, body, content type).
+ */
+const ADMIN_PROBLEMS = {
+  invalid_request: 400,
+  invalid_json: 400,
+  bad_url: 400,
+  malformed_request: 400,
+  admin_token_required: 401,
+  admin_api_disabled: 401,
+  not_found: 404,
+  revocation_not_found: 404,
+  suspension_not_found: 404,
+  window_not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
+  body_too_large: 413,
+  uri_too_long: 414,
+  unsupported_media_type: 415,
+  headers_too_large: 431,
+  internal_error: 500,
+  reload_unavailable: 501,
+  state_unavailable: 503,
+} as const satisfies Record<string, number>;
+
+export type AdminProblemCode = keyof typeof ADMIN_PROBLEMS;
+
+export interface AdminProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: AdminProblemCode;
+  detail: string;
+  request_id: string;
 }
+
+export function adminProblem(code: AdminProblemCode, requestId: string, detail: string, status: number = ADMIN_PROBLEMS[code]): AdminProblemBody {
+  return { type: `urn:metagate:problem:admin:${code}`, title: http.STATUS_CODES[status] ?? 'Error', status, code, detail, request_id: requestId };
+}
+
+function bad(request: FastifyRequest, reply: FastifyReply, code: AdminProblemCode, detail: string, status?: number): FastifyReply {
+  const body = adminProblem(code, request.id, detail, status);
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
+/** Fastify's own request errors (body parsing) → code and a fixed sentence; their messages are never passed on. */
+const FRAMEWORK_ERRORS: Readonly<Record<string, { code: AdminProblemCode; detail: string }>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', detail: "Body is not valid JSON but content-type is set to 'application/json'" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_json', detail: "Body cannot be empty when content-type is set to 'application/json'" },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type', detail: 'send the request body as application/json' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', detail: 'the request body is larger than the admin API accepts (64 KiB)' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', detail: 'the request body size did not match Content-Length' },
+  FST_ERR_BAD_URL: { code: 'bad_url', detail: 'the request target is not a valid URL' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri_too_long', detail: 'a path segment is longer than the admin API accepts' },
+};
 
 const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v);
 const isText = (v: unknown): v is string => typeof v === 'string' && TEXT_RE.test(v);
@@ -57,10 +113,40 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     requestIdHeader: false,
     bodyLimit: 64 * 1024,
     exposeHeadRoutes: false,
+    // ids are up to 256 printable ASCII characters (ID_RE), up to three times that percent-encoded in a path
+    routerOptions: { maxParamLength: 1024 },
     serverFactory: (handler) => (opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler)),
+    // a target the router cannot decode (or too long a segment): Fastify's own answer would repeat the path
+    frameworkErrors: (err, request, reply) => {
+      gw.logger.warn({ reqId: request.id, code: err.code }, 'admin request refused by the router');
+      const known = FRAMEWORK_ERRORS[err.code];
+      return known ? bad(request, reply, known.code, known.detail) : bad(request, reply, 'internal_error', 'internal error');
+    },
+    clientErrorHandler: (err, socket) => clientError(gw, err as NodeJS.ErrnoException, socket),
   });
   app.decorateRequest('operator', null);
   app.decorateRequest('adminAudited', false);
+
+  // every route's method and path pattern, to tell "no such endpoint" (404) from "not with this method" (405, Allow)
+  const routes: Array<{ method: string; pattern: RegExp }> = [];
+  app.addHook('onRoute', (r) => {
+    const pattern = new RegExp(`^${r.url.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`);
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) routes.push({ method, pattern });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const target = request.raw.url ?? '';
+    const q = target.indexOf('?');
+    let path = q === -1 ? target : target.slice(0, q);
+    try {
+      path = decodeURI(path);
+    } catch {
+      // matched as sent
+    }
+    const allow = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
+    if (allow.length === 0) return bad(request, reply, 'not_found', 'there is no such endpoint on the admin listener');
+    reply.header('allow', allow.join(', '));
+    return bad(request, reply, 'method_not_allowed', `this endpoint accepts only ${allow.join(', ')}`);
+  });
 
   const audit = (request: FastifyRequest, action: AdminAction, outcome: 'success' | 'failure', details: Record<string, unknown>) => {
     request.adminAudited = true;
@@ -77,7 +163,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
   };
   const refused = (request: FastifyRequest, reply: FastifyReply, action: AdminAction, detail: string, extra: Record<string, unknown> = {}) => {
     audit(request, action, 'failure', { error: 'invalid request', ...extra });
-    return bad(reply, 400, detail);
+    return bad(request, reply, 'invalid_request', detail);
   };
   const act = (action: AdminAction) => ({ config: { adminAction: action } });
 
@@ -92,7 +178,11 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     if (action && request.operator !== null && !request.adminAudited) {
       audit(request, action, 'failure', { error: unavailable ? 'state_unavailable' : status < 500 ? (err.code ?? 'bad request') : 'internal error' });
     }
-    return bad(reply, status, unavailable ? 'the shared state store is unavailable' : status < 500 ? (err.message ?? 'bad request') : 'internal error');
+    if (unavailable) return bad(request, reply, 'state_unavailable', 'the shared state store is unavailable');
+    if (status >= 500) return bad(request, reply, 'internal_error', 'internal error');
+    // a request error's message may quote the request (a content type, a path): a fixed sentence per known error
+    const known = err.code !== undefined ? FRAMEWORK_ERRORS[err.code] : undefined;
+    return known ? bad(request, reply, known.code, known.detail) : bad(request, reply, 'invalid_request', 'the request was refused', status);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -116,7 +206,9 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       if (!op) {
         audit(request, 'authenticate', 'failure', { path: request.routeOptions.url ?? null, attempted: request.routeOptions.config.adminAction ?? null });
         reply.header('www-authenticate', 'Bearer realm="metagate-admin"');
-        return bad(reply, 401, tokens.size === 0 ? 'the admin API is disabled: no admin tokens are configured' : 'an admin bearer token is required');
+        return tokens.size === 0
+          ? bad(request, reply, 'admin_api_disabled', 'the admin API is disabled: no admin tokens are configured')
+          : bad(request, reply, 'admin_token_required', 'an admin bearer token is required');
       }
       request.operator = op;
       return undefined;
@@ -141,7 +233,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       if ((kind !== 'subject' && kind !== 'token') || !isId(id)) return refused(request, reply, 'unrevoke', 'kind must be subject or token, and id printable ASCII', { kind: kind.slice(0, 64) });
       const existed = await gw.store.unrevoke(kind, id);
       audit(request, 'unrevoke', existed ? 'success' : 'failure', { kind, id, ...(existed ? {} : { error: 'no such revocation' }) });
-      return existed ? reply.send({ unrevoked: { kind, id } }) : bad(reply, 404, 'no such revocation');
+      return existed ? reply.send({ unrevoked: { kind, id } }) : bad(request, reply, 'revocation_not_found', 'no such revocation');
     });
     api.get('/revocations', async () => ({ revocations: await gw.store.listRevocations(gw.now()) }));
 
@@ -159,7 +251,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       const org = b.org as string | undefined;
       const existed = await gw.store.resume(org);
       audit(request, 'resume', existed ? 'success' : 'failure', { org: org ?? null, ...(existed ? {} : { error: 'no such suspension' }) });
-      return existed ? reply.send({ resumed: { org: org ?? null } }) : bad(reply, 404, 'no such suspension');
+      return existed ? reply.send({ resumed: { org: org ?? null } }) : bad(request, reply, 'suspension_not_found', 'no such suspension');
     });
     api.get('/suspensions', async () => ({ suspensions: await gw.store.listSuspensions() }));
 
@@ -184,13 +276,13 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       if (!isId(id)) return refused(request, reply, 'cancel_window', 'id must be printable ASCII');
       const existed = await gw.store.cancelWindow(id);
       audit(request, 'cancel_window', existed ? 'success' : 'failure', { id, ...(existed ? {} : { error: 'no such window' }) });
-      return existed ? reply.send({ cancelled: { id } }) : bad(reply, 404, 'no such window');
+      return existed ? reply.send({ cancelled: { id } }) : bad(request, reply, 'window_not_found', 'no such window');
     });
     api.get('/windows', async () => ({ windows: await gw.store.listWindows(gw.now()) }));
 
     api.get('/rate-limits/:subject', async (request, reply) => {
       const { subject } = request.params as { subject: string };
-      if (!isId(subject)) return bad(reply, 400, 'subject must be printable ASCII');
+      if (!isId(subject)) return bad(request, reply, 'invalid_request', 'subject must be printable ASCII');
       return gw.store.rateLimitState(subject, gw.now());
     });
 
@@ -205,7 +297,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     api.post('/reload', act('reload'), async (request, reply) => {
       if (!opts.reload) {
         audit(request, 'reload', 'failure', { error: 'not available' });
-        return bad(reply, 501, 'reload is not available in this mode');
+        return bad(request, reply, 'reload_unavailable', 'reload is not available in this mode');
       }
       const r = await opts.reload();
       audit(request, 'reload', r.ok ? 'success' : 'failure', r.ok ? { config_hash: r.hash } : { problems: r.problems });
@@ -226,4 +318,36 @@ async function refreshStateGauges(gw: Gateway): Promise<void> {
   } catch {
     // the store being down is already visible as metagate_store_up 0
   }
+}
+
+/**
+ * Malformed HTTP on the admin listener (no request to route): a problem answer instead of Fastify's plain JSON, then
+ * the connection is closed. Nothing of the bytes received is repeated.
+ */
+function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): void {
+  const code = err.code ?? '';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || socket.destroyed) {
+    socket.destroy();
+    return;
+  }
+  // a request on this connection is still being answered: a second response would interleave with it
+  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (inFlight) {
+    inFlight.shouldKeepAlive = false;
+    if (inFlight.writableFinished) socket.destroy();
+    return;
+  }
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [problem, detail]: [AdminProblemCode, string] =
+    code === 'HPE_HEADER_OVERFLOW' ? ['headers_too_large', 'the request headers are too large']
+    : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['request_timeout', 'the request took too long to arrive']
+    : ['malformed_request', 'malformed HTTP request'];
+  const requestId = randomUUID();
+  gw.logger.debug({ reqId: requestId, code }, 'admin client error');
+  const body = JSON.stringify(adminProblem(problem, requestId, detail));
+  const status = ADMIN_PROBLEMS[problem];
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

@@ -9,13 +9,15 @@ export interface AdminTokenSet {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
+const BEARER_RE = /^bearer /i;
 
 export function adminTokenSet(tokens: ReadonlyArray<{ name: string; secret: string }>): AdminTokenSet {
   const entries = tokens.map((t) => ({ name: t.name, hash: digest(t.secret) }));
   return {
     size: entries.length,
     identify(header) {
-      if (typeof header !== 'string' || !header.startsWith('Bearer ') || header.length > 1024) return null;
+      // the scheme is case-insensitive (RFC 9110 §11.1), as on the vendor listener; exactly one space follows it
+      if (typeof header !== 'string' || header.length > 1024 || !BEARER_RE.test(header)) return null;
       const presented = digest(header.slice(7));
       let found: string | null = null;
       // compare against every entry so timing does not tell which one matched

@@ -7,10 +7,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.js';
 import { request, type SimpleResponse } from '../helpers/http.js';
 import { buildAdminApp } from '../../src/admin/app.js';
+import { adminTokenSet } from '../../src/admin/auth.js';
 import type { ExplainResult } from '../../src/admin/explain.js';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { MemoryStore } from '../../src/state/memory.js';
 import { StateUnavailableError, type CheckInput, type CheckResult, type StateStore } from '../../src/state/store.js';
+import { expectProblem } from './problem.js';
 
 const SECOND_OPERATOR_TOKEN = 'second-operator-secret-abcdefghijklmnopqrstuvwxyz';
 const PER_SUBJECT = 50;
@@ -123,6 +125,11 @@ describe('authentication', () => {
     ['the admin token with extra characters', `${ADMIN_TOKEN}x`, undefined],
     ['the admin token under another scheme', ADMIN_TOKEN, `Basic ${ADMIN_TOKEN}`],
     ['the admin token without a scheme', ADMIN_TOKEN, ADMIN_TOKEN],
+    ['the admin token glued to the scheme', ADMIN_TOKEN, `Bearer${ADMIN_TOKEN}`],
+    ['the admin token after two spaces', ADMIN_TOKEN, `Bearer  ${ADMIN_TOKEN}`],
+    ['the admin token after a tab', ADMIN_TOKEN, `Bearer\t${ADMIN_TOKEN}`],
+    ['the scheme alone', ADMIN_TOKEN, 'Bearer'],
+    ['the admin token under a scheme that merely starts with bearer', ADMIN_TOKEN, `Bearerx ${ADMIN_TOKEN}`],
   ])('refuses %s with 401, records the attempt and changes nothing', async (_name, token, rawHeader) => {
     const t = token === 'VENDOR' ? await h.token('geheim') : token;
     const before = await stateSnapshot();
@@ -134,12 +141,31 @@ describe('authentication', () => {
     });
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(expectProblem(res, 401, 'admin_token_required').detail).toBe('an admin bearer token is required');
     expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
     expect(records).toHaveLength(1);
     expect(records[0]!.event).toMatchObject({ action: 'admin_authenticate', outcome: 'failure' });
     expect(records[0]!.user.name).toBe('anonymous');
     expect(records[0]!.metagate.admin).toMatchObject({ path: '/admin/suspend', attempted: 'suspend' });
     expect(await stateSnapshot()).toBe(before);
+  });
+
+  it.each(['bearer', 'BEARER', 'bEaReR', 'Bearer'])('accepts the scheme written %s (case-insensitive, RFC 9110 §11.1), and records the operator', async (scheme) => {
+    const { result: res, records } = await recordsOf(() =>
+      request(h.adminUrl, '/admin/suspend', { method: 'POST', headers: { authorization: `${scheme} ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: `scheme ${scheme}` }) }),
+    );
+    expect(res.status).toBe(201);
+    expect(records.map((x) => [x.event.action, x.event.outcome, x.user.name])).toEqual([['admin_suspend', 'success', 'test-operator']]);
+    expect((await admin('GET', '/admin/status', undefined, { token: null })).status).toBe(401);
+  });
+
+  it('adminTokenSet: any case of the scheme, exactly one space, the exact secret; nothing else', () => {
+    const set = adminTokenSet([{ name: 'op', secret: ADMIN_TOKEN }, { name: 'op2', secret: SECOND_OPERATOR_TOKEN }]);
+    for (const s of ['Bearer', 'bearer', 'BEARER', 'BeArEr']) expect(set.identify(`${s} ${ADMIN_TOKEN}`), s).toBe('op');
+    expect(set.identify(`bearer ${SECOND_OPERATOR_TOKEN}`)).toBe('op2');
+    for (const hdr of [undefined, '', 'Bearer', 'Bearer ', `Bearer  ${ADMIN_TOKEN}`, `Bearer\t${ADMIN_TOKEN}`, ` Bearer ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN} `, `Bearerx ${ADMIN_TOKEN}`, `Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN.toUpperCase()}`, `Bearer ${ADMIN_TOKEN}${'x'.repeat(1024)}`]) {
+      expect(set.identify(hdr), JSON.stringify(hdr)).toBeNull();
+    }
   });
 
   it('refuses unauthenticated reads too', async () => {
@@ -219,6 +245,7 @@ describe('every action leaves exactly one audit record', () => {
 
     r = await recordsOf(() => admin('DELETE', '/admin/revocations/token/jti-123'));
     expect(r.result.status).toBe(404);
+    expect(expectProblem(r.result, 404, 'revocation_not_found').detail).toBe('no such revocation');
     expect(r.records.map((x) => [x.event.action, x.event.outcome, x.metagate.admin.error])).toEqual([['admin_unrevoke', 'failure', 'no such revocation']]);
     expect((await store.listRevocations(Date.now())).map((x) => x.id)).toEqual(['eve@vendor.example']);
   });
@@ -238,6 +265,7 @@ describe('every action leaves exactly one audit record', () => {
     expect(r.records.map((x) => [x.event.action, x.event.outcome, x.metagate.admin.org])).toEqual([['admin_resume', 'success', null]]);
     r = await recordsOf(() => admin('POST', '/admin/resume', {}));
     expect(r.result.status).toBe(404);
+    expect(expectProblem(r.result, 404, 'suspension_not_found').detail).toBe('no such suspension');
     expect(r.records.map((x) => [x.event.action, x.event.outcome])).toEqual([['admin_resume', 'failure']]);
     r = await recordsOf(() => admin('POST', '/admin/resume', { org: 'acme' }));
     expect(r.records.map((x) => [x.event.action, x.event.outcome, x.metagate.admin.org])).toEqual([['admin_resume', 'success', 'acme']]);
@@ -261,6 +289,7 @@ describe('every action leaves exactly one audit record', () => {
     expect(r.records.map((x) => [x.event.action, x.event.outcome, x.metagate.admin.id])).toEqual([['admin_cancel_window', 'success', id]]);
     r = await recordsOf(() => admin('DELETE', `/admin/windows/${id}`));
     expect(r.result.status).toBe(404);
+    expect(expectProblem(r.result, 404, 'window_not_found').detail).toBe('no such window');
     expect(r.records.map((x) => [x.event.action, x.event.outcome])).toEqual([['admin_cancel_window', 'failure']]);
     expect(await store.listWindows(Date.now())).toEqual([]);
   });
@@ -280,9 +309,10 @@ describe('every action leaves exactly one audit record', () => {
     const app = await buildAdminApp(h.gateway.gateway); // no reload function: e.g. an embedded gateway
     try {
       r = await recordsOf(() =>
-        app.inject({ method: 'POST', url: '/admin/reload', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: '{}' }).then((x) => ({ status: x.statusCode }) as SimpleResponse),
+        app.inject({ method: 'POST', url: '/admin/reload', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, payload: '{}' }).then((x) => ({ status: x.statusCode, headers: x.headers, body: x.body }) as SimpleResponse),
       );
       expect(r.result.status).toBe(501);
+      expect(expectProblem(r.result, 501, 'reload_unavailable').detail).toBe('reload is not available in this mode');
       expect(r.records.map((x) => [x.event.action, x.event.outcome, x.user.name, x.metagate.admin.error])).toEqual([['admin_reload', 'failure', 'test-operator', 'not available']]);
     } finally {
       await app.close();
@@ -320,10 +350,22 @@ describe('invalid requests: 400, one failure record, no change', () => {
     const { result: res, records } = await recordsOf(() => admin(method, path, typeof body === 'string' ? undefined : body, typeof body === 'string' ? { rawBody: body } : {}));
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expectProblem(res, 400, typeof body === 'string' ? 'invalid_json' : 'invalid_request');
     expect(records).toHaveLength(1);
     expect(records[0]!.event).toMatchObject({ action, outcome: 'failure' });
     expect(records[0]!.user.name).toBe('test-operator');
     expect(await stateSnapshot()).toBe(before);
+  });
+});
+
+describe('refusals keep their detail sentences', () => {
+  it.each([
+    ['DELETE', '/admin/revocations/user/x', undefined, 'kind must be subject or token, and id printable ASCII'],
+    ['POST', '/admin/suspend', {}, 'body: {"reason": string, "org"?: string}'],
+    ['POST', '/admin/resume', { org: 5 }, 'body: {"org"?: string}'],
+    ['GET', '/admin/rate-limits/a%20b', undefined, 'subject must be printable ASCII'],
+  ])('%s %s', async (method, path, body, detail) => {
+    expect(expectProblem(await admin(method, path, body), 400, 'invalid_request').detail).toBe(detail);
   });
 });
 
@@ -341,9 +383,10 @@ describe('when the state store is unavailable', () => {
       const { result: res, records } = await recordsOf(() => admin(method, path, body));
       expect(res.status, path).toBe(503);
       expect(res.json<{ detail: string }>().detail).toBe('the shared state store is unavailable');
+      expectProblem(res, 503, 'state_unavailable');
       expect(records.map((x) => [x.event.action, x.event.outcome, x.user.name, x.metagate.admin.error]), path).toEqual([[action, 'failure', 'test-operator', 'state_unavailable']]);
     }
-    for (const path of ['/admin/revocations', '/admin/suspensions', '/admin/windows', '/admin/rate-limits/x']) expect((await admin('GET', path)).status, path).toBe(503);
+    for (const path of ['/admin/revocations', '/admin/suspensions', '/admin/windows', '/admin/rate-limits/x']) expectProblem(await admin('GET', path), 503, 'state_unavailable');
     const ex = await admin('POST', '/admin/explain', { target: CATALOGUE, token: await h.token('geheim') });
     expect(ex.status).toBe(200);
     expect(ex.json<ExplainResult>()).toMatchObject({ decision: 'deny', status: 503, reasons: ['state_unavailable'] });

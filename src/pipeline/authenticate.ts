@@ -71,8 +71,9 @@ export class Authenticator {
     if (header.length > this.cfg.maxTokenBytes + 7) return { reason: 'token_invalid', detail: `the token is larger than ${this.cfg.maxTokenBytes} bytes` };
     const m = BEARER_RE.exec(header);
     if (!m) {
-      const scheme = header.split(' ', 1)[0] ?? '';
+      const scheme = /^[^\s]*/.exec(header)![0];
       if (scheme.toLowerCase() !== 'bearer') return { reason: 'token_invalid', detail: 'only the Bearer scheme is accepted' };
+      if (!header.startsWith(' ', scheme.length)) return { reason: 'token_invalid', detail: 'the Bearer scheme must be followed by one space and the token' };
       return { reason: 'token_invalid', detail: 'the bearer value is not a signed JWT (header.payload.signature); encrypted or malformed tokens are refused' };
     }
     return { token: m[1]! };
@@ -213,7 +214,8 @@ function mapVerifyError(err: unknown): AuthResult {
       case 'iss': return deny('issuer_mismatch', 'the token was not issued by the identity provider this gateway trusts');
       case 'aud': return deny('audience_mismatch', 'the token was not issued for this gateway');
       case 'typ': return deny('token_type_invalid', 'an access token (typ at+jwt) is required; ID tokens and other token types are refused');
-      case 'nbf': return deny('token_not_yet_valid', 'the access token is not valid yet');
+      // jose says why: a future nbf (check_failed) is "not yet valid"; a non-numeric nbf is a malformed token
+      case 'nbf': return err.reason === 'check_failed' ? deny('token_not_yet_valid', 'the access token is not valid yet') : deny('token_invalid', 'the token\'s "nbf" claim is not a number');
       // a future issue time is the same condition as a future nbf (clock skew or a pre-minted token), so the same
       // reason; a missing or non-numeric iat is a malformed token
       case 'iat': return err.reason === 'check_failed' ? deny('token_not_yet_valid', PROBLEM_IAT_FUTURE) : deny('token_invalid', 'the token\'s "iat" claim is missing or not a number');

@@ -139,9 +139,20 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   send(request, reply.code(200).type('application/json; charset=utf-8'), out);
 }
 
+/**
+ * The exact syntax each passed header must have: an entity tag (RFC 9110 §8.8.3), an IMF-fixdate (§5.6.7), a list of
+ * language tags with a 2–3 letter primary subtag (RFC 5646). A value of any other shape — a host name or an address
+ * in Last-Modified, free text in Content-Language — is dropped, not passed.
+ */
+const HEADER_SYNTAX: Readonly<Record<(typeof RESPONSE_HEADER_ALLOWLIST)[number], RegExp>> = {
+  etag: /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/,
+  'last-modified': /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  'content-language': /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}( ?, ?[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}){0,7}$/,
+};
+
 function copyAllowedHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {
   for (const name of RESPONSE_HEADER_ALLOWLIST) {
     const v = header(headers, name);
-    if (typeof v === 'string' && v.length <= 256 && /^[\x20-\x7e]*$/.test(v)) reply.header(name, v);
+    if (typeof v === 'string' && v.length <= 256 && HEADER_SYNTAX[name].test(v)) reply.header(name, v);
   }
 }

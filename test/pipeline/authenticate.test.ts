@@ -392,6 +392,17 @@ describe('Authenticator.extract — the Authorization header', () => {
     recordCases(UNIT_CLASS, 1);
   });
 
+  it.each([
+    ['Bearer\t<jws>', `Bearer\t${tok}`, 'the Bearer scheme must be followed by one space and the token'],
+    ['Bearer alone', 'Bearer', 'the Bearer scheme must be followed by one space and the token'],
+    ['Basic credentials', 'Basic dXNlcjpwYXNz', 'only the Bearer scheme is accepted'],
+    ['Bearer with two spaces', `Bearer  ${tok}`, 'the bearer value is not a signed JWT (header.payload.signature); encrypted or malformed tokens are refused'],
+  ])('the refusal names the problem: %s', (_d, header, detail) => {
+    const r = auth.extract(header, 1);
+    expect('detail' in r && r.detail).toBe(detail);
+    recordCases(UNIT_CLASS, 1);
+  });
+
   it('countAuthorization counts every Authorization header name on the raw request, in any case', () => {
     expect(countAuthorization(['Host', 'x', 'Authorization', 'Bearer a', 'authorization', 'Bearer b'])).toBe(2);
     expect(countAuthorization(['AUTHORIZATION', 'Bearer a'])).toBe(1);

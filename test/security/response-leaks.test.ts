@@ -586,6 +586,26 @@ describe('upstream headers', () => {
     expectNoLeak(p.res);
   });
 
+  // Review finding: any printable value passed, so an upstream could put a host name or an address in Last-Modified
+  it.each<[string, Record<string, string>]>([
+    ['an address in Last-Modified', { 'last-modified': `${INTERNAL_HOST} 10.20.30.40` }],
+    ['a date with a host name appended', { 'last-modified': `Sun, 01 Dec 2024 03:05:00 GMT ${INTERNAL_HOST}` }],
+    ['free text in Content-Language', { 'content-language': 'nl, SECRET-HOST' }],
+    ['an address in Content-Language', { 'content-language': '10.20.30.40' }],
+    ['an unquoted ETag', { etag: `${INTERNAL_HOST}` }],
+    ['an ETag with a space', { etag: '"a b"' }],
+  ])('a passed header of the wrong shape is dropped: %s', async (_d, hdrs) => {
+    const p = await probe(json(CLEAN_JSON, hdrs));
+    expect(p.res.status).toBe(200);
+    for (const name of Object.keys(hdrs)) expect(p.res.headers[name], name).toBeUndefined();
+    expectNoLeak(p.res);
+  });
+
+  it('well-formed values of each passed header still pass', async () => {
+    const p = await probe(json(CLEAN_JSON, { etag: '"33a64df551425fcc55e4d42a148795d9f25f89d4"', 'last-modified': 'Wed, 21 Oct 2015 07:28:00 GMT', 'content-language': 'nl-NL, en' }));
+    expect([p.res.headers['etag'], p.res.headers['last-modified'], p.res.headers['content-language']]).toEqual(['"33a64df551425fcc55e4d42a148795d9f25f89d4"', 'Wed, 21 Oct 2015 07:28:00 GMT', 'nl-NL, en']);
+  });
+
   it('a repeated or over-long validator header is dropped, not passed', async () => {
     const p = await probe(json(CLEAN_JSON, { etag: ['"a"', '"b"'], 'content-language': 'x'.repeat(300) }));
     expect(p.res.status).toBe(200);

@@ -171,6 +171,9 @@ const CASES: Case[] = [
   }),
   tok('expired 31 s ago', 401, 'token_expired', () => craft(HDR, claims({ iat: nowS() - 600, exp: nowS() - 31 }))),
   tok('nbf 5 minutes ahead', 401, 'token_not_yet_valid', () => craft(HDR, claims({ nbf: nowS() + 300 }))),
+  // a malformed nbf is a malformed token, not one that becomes valid later (was token_not_yet_valid)
+  tok('nbf "yesterday"', 401, 'token_invalid', () => craft(HDR, claims({ nbf: 'yesterday' }))),
+  tok('nbf null', 401, 'token_invalid', () => craft(HDR, claims({ nbf: null }))),
   tok('iat 5 minutes ahead', 401, 'token_not_yet_valid', () => craft(HDR, claims({ iat: nowS() + 300, exp: nowS() + 900 }))),
   tok('iat older than maxTokenAge', 401, 'token_expired', () => craft(HDR, claims({ iat: nowS() - 3600 - 60, exp: nowS() + 600 }))),
   tok('exp in the year 318857 (would break whoami)', 401, 'token_invalid', () => craft(HDR, claims({ exp: 1e13 })), '/_metagate/whoami'),

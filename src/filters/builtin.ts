@@ -34,8 +34,15 @@ export const OPENMETADATA_DATA_FIELDS = Object.freeze([
   'newValue',
 ]);
 
-/** Fields that carry data values inside Marquez / OpenLineage metadata responses. */
+/**
+ * Fields that carry data values inside Marquez / OpenLineage metadata responses. `facets` (and the OpenLineage event
+ * shapes inputFacets/outputFacets) go whole: facets are an open set, so no list of data-bearing ones is complete
+ * (DESIGN §5). The named entries after them still apply outside facets (run objects, `context`, column lineage).
+ */
 export const MARQUEZ_DATA_FIELDS = Object.freeze([
+  'facets',
+  'inputFacets',
+  'outputFacets',
   'dataQualityMetrics',
   'dataQualityAssertions',
   'columnMetrics',

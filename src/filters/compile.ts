@@ -49,32 +49,70 @@ function setOwn(obj: Record<string, unknown>, key: string, v: unknown): void {
 
 /** What a deny filter knows about one key name: removed anywhere, and/or only under certain parent keys. */
 interface DenyKey {
+  /** the configured entry that removes this key anywhere */
   anywhere?: string;
+  /** lower-cased parent key → the configured "parent.child" entry */
   parents?: Map<string, string>;
 }
 
+/**
+ * Deny entries match key names regardless of ASCII case, for the key and for the parent of a "parent.child" entry:
+ * an upstream that spells a data-bearing key "SampleData" or "DataModel"."SQL" must not get it past the filter, and
+ * removing more is the fail-closed direction (the vendor sees only metadata). Compiled names are stored lower-cased
+ * and each key is looked up as `key.toLowerCase()`. Entries are ASCII (FIELD_NAME_RE), so every ASCII case variant
+ * matches; the few non-ASCII letters whose lower case is ASCII (U+212A KELVIN SIGN → "k") match too — more removed,
+ * never less. Removal counts stay keyed by the configured entry, whatever spelling the upstream used.
+ */
 function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter; errors: string[] } {
   const errors: string[] = [];
-  // key name → how it is denied (one lookup per key while walking)
+  // lower-cased key name → how it is denied (one lookup per key while walking)
   const denied = new Map<string, DenyKey>();
   const slot = (key: string): DenyKey => {
     let d = denied.get(key);
     if (!d) denied.set(key, (d = {}));
     return d;
   };
+  // lower-cased entry → the entry as configured: two entries that differ only in case would be one entry
+  const folded = new Map<string, string>();
   for (const entry of fields) {
     const parts = entry.split('.');
     if (parts.length > 2 || parts.some((p) => p.length === 0 || !FIELD_NAME_RE.test(p))) {
       errors.push(`deny entry "${entry}" must be a field name or "parent.child"`);
       continue;
     }
-    if (parts.length === 1) slot(parts[0]!).anywhere = entry;
+    const lower = entry.toLowerCase();
+    const first = folded.get(lower);
+    if (first !== undefined) {
+      errors.push(`deny entry "${entry}" is the same as "${first}" (deny entries match key names regardless of case)`);
+      continue;
+    }
+    folded.set(lower, entry);
+    if (parts.length === 1) slot(lower).anywhere = entry;
     else {
-      const [parent, child] = parts as [string, string];
+      const [parent, child] = lower.split('.') as [string, string];
       (slot(child).parents ??= new Map()).set(parent, entry);
     }
   }
   if (errors.length > 0) return { errors };
+
+  // A quick reject, so that most keys are never lower-cased (a new string to hash on every camelCase key): a key can
+  // only be denied if some denied name has its length and its first character, in either case. A key whose first
+  // character is not ASCII always takes the full lookup. False positives only cost that lookup; there are no false
+  // negatives, since a key whose lower case equals an ASCII name has that name's length.
+  let maxLen = 0;
+  for (const k of denied.keys()) maxLen = Math.max(maxLen, k.length);
+  const candidate = new Uint8Array((maxLen + 1) * 128);
+  for (const k of denied.keys()) {
+    const c = k.charCodeAt(0);
+    candidate[k.length * 128 + c] = 1;
+    if (c >= 0x61 && c <= 0x7a) candidate[k.length * 128 + c - 0x20] = 1;
+  }
+  const lookup = (key: string): DenyKey | undefined => {
+    const len = key.length;
+    if (len > maxLen) return undefined;
+    const c = key.charCodeAt(0);
+    return c >= 128 || candidate[len * 128 + c] === 1 ? denied.get(key.toLowerCase()) : undefined;
+  };
 
   // Returns the filtered container. An object that loses a key is rebuilt without it rather than `delete`d: delete
   // turns V8 objects into slow dictionaries (and stringify with them); untouched objects are returned as they are.
@@ -96,9 +134,10 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
     let out: Record<string, unknown> | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      const d = denied.get(key);
+      const d = lookup(key);
       if (d !== undefined) {
-        const hit = d.anywhere ?? (parentKey !== null ? d.parents?.get(parentKey) : undefined);
+        // the parent key is lower-cased only here: when this key's name is denied under some parent
+        const hit = d.anywhere ?? (parentKey !== null && d.parents !== undefined ? d.parents.get(parentKey.toLowerCase()) : undefined);
         if (hit !== undefined) {
           bump(removed, hit);
           if (out === undefined) {

@@ -113,11 +113,88 @@ describe('deny filter', () => {
     expect(removed).toEqual({ latestRun: 1 });
   });
 
-  it('matches key names exactly: no case folding, prefixes or suffixes', () => {
-    const json = '{"SampleData":1,"sampleDataX":2,"xsampleData":3,"sample_data":4,"sampledata":5}';
+  // Deny entries match key names regardless of ASCII case. This replaces an earlier decision to match exactly: an
+  // upstream (or a plugin, or a JSON library with another naming policy) that spells a data-bearing key "SampleData"
+  // or "DATAMODEL"."SQL" must not get it past the filter. Removing more is the fail-closed direction — the vendor must
+  // see only metadata (DESIGN §1, §6 class 7) — and metadata keys that differ from a denied name only in case are
+  // not a thing the shipped platforms do. Prefixes, suffixes and other spellings still do not match.
+  it.each([
+    ['exact', 'sampleData'],
+    ['capitalised', 'SampleData'],
+    ['upper case', 'SAMPLEDATA'],
+    ['lower case', 'sampledata'],
+    ['mixed', 'sAmPlEdAtA'],
+    ['escaped and upper case', 'SAMPLE\\u0044ATA'],
+  ])('matches a denied key name in any ASCII case (%s: %s)', (_label, key) => {
+    const { out, removed } = run(deny('sampleData'), `{"name":"t","${key}":{"rows":[["CANARY"]]},"nested":[{"${key}":1,"k":2}]}`);
+    expect(out).toEqual({ name: 't', nested: [{ k: 2 }] });
+    // counted under the configured entry, never under the spelling the upstream used
+    expect(removed).toEqual({ sampleData: 2 });
+  });
+
+  it.each([
+    ['dataModel.sql', '{"dataModel":{"sql":"S","name":"n"}}'],
+    ['dataModel.sql', '{"DataModel":{"SQL":"S","name":"n"}}'],
+    ['dataModel.sql', '{"DATAMODEL":{"sql":"S","name":"n"}}'],
+    ['dataModel.sql', '{"datamodel":{"Sql":"S","name":"n"}}'],
+    ['DataModel.SQL', '{"dataModel":{"sql":"S","name":"n"}}'],
+    ['dataModel.sql', '{"DataModel":[{"SQL":"S","name":"n"}]}'],
+  ])('matches "parent.child" entries in any ASCII case of parent and child (%s over %s)', (entry, json) => {
+    const { out, removed } = run(deny(entry), json);
+    expect(JSON.stringify(out)).not.toMatch(/"S"/);
+    expect(JSON.stringify(out)).toMatch(/"name":"n"/);
+    expect(removed).toEqual({ [entry]: 1 });
+  });
+
+  it('a case variant of a "parent.child" child is still kept under any other parent', () => {
+    const { out, removed } = run(deny('dataModel.sql'), '{"SQL":1,"other":{"Sql":2},"dataModelX":{"SQL":3}}');
+    expect(out).toEqual({ SQL: 1, other: { Sql: 2 }, dataModelX: { SQL: 3 } });
+    expect(removed).toEqual({});
+  });
+
+  it('does not match prefixes, suffixes or other spellings of a denied name', () => {
+    const json = '{"sampleDataX":2,"xsampleData":3,"sample_data":4,"SAMPLE-DATA":5,"sampleData ":6}';
     const { out, removed } = run(deny('sampleData'), json);
     expect(out).toEqual(JSON.parse(json));
     expect(removed).toEqual({});
+  });
+
+  it('every built-in deny entry is removed in upper, lower and swapped case (the quick reject misses none)', () => {
+    const builtin = BUILTIN_FILTERS['builtin.deny']!;
+    const f = deny(...builtin.fields);
+    const swap = (s: string) => [...s].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join('');
+    for (const entry of builtin.fields) {
+      const [parent, child] = entry.includes('.') ? entry.split('.') : [null, entry];
+      for (const spell of [(s: string) => s, (s: string) => s.toUpperCase(), (s: string) => s.toLowerCase(), swap]) {
+        const inner = { [spell(child!)]: 'CANARY', keep: 1 };
+        const doc = parent === null ? inner : { [spell(parent)]: inner };
+        const { out, removed } = run(f, JSON.stringify(doc));
+        expect(JSON.stringify(out), `${entry} spelled ${JSON.stringify(doc)}`).not.toContain('CANARY');
+        expect(Object.values(removed)).toEqual([1]);
+        expect(f.entries).toContain(Object.keys(removed)[0]);
+      }
+    }
+  });
+
+  it('keys with a non-ASCII first character take the full lookup: one that lower-cases to a denied name goes (more removed, never less)', () => {
+    // U+212A KELVIN SIGN lower-cases to ASCII "k"; U+0130 lower-cases to "i" + U+0307 (not ASCII, so no match)
+    const { out, removed } = run(deny('key', 'id'), '{"\u212Aey":1,"\u0130d":2,"\u00e9key":3,"":4}');
+    expect(out).toEqual({ '\u0130d': 2, '\u00e9key': 3, '': 4 });
+    expect(removed).toEqual({ key: 1 });
+  });
+
+  it('refuses deny entries that differ only in case (they would be the same entry)', () => {
+    const { filter, errors } = compileFilter('f', { mode: 'deny', fields: ['sampleData', 'dataModel.sql', 'SampleData', 'DataModel.SQL'] });
+    expect(filter).toBeUndefined();
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/"SampleData".*"sampleData"/);
+    expect(errors[1]).toMatch(/"DataModel.SQL".*"dataModel.sql"/);
+  });
+
+  it('allow filters stay exact: an allow-list keeps only the spelling it lists (a case variant is unlisted)', () => {
+    const { out, removed } = run(allow('name', 'owner.name'), '{"name":"n","Name":"N","owner":{"name":"o","NAME":"O"},"Owner":{"name":"x"}}');
+    expect(out).toEqual({ name: 'n', owner: { name: 'o' } });
+    expect(removed).toEqual({ [UNLISTED_FIELD]: 3 });
   });
 
   it('leaves strings that spell data keys untouched: only keys are removed, values are never rewritten', () => {

@@ -1,5 +1,8 @@
 // Property tests of the deny filter: for random JSON trees with denied keys sprinkled at random depths, no denied key
 // survives anywhere and everything else comes out unchanged (checked against an independent reference).
+//
+// Deny entries match key names regardless of ASCII case (for the key and for the parent of a "parent.child" entry):
+// keys and configured entries are generated in random case, and the reference folds ASCII case on its own.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,8 +12,8 @@ import { recordGenerated } from '../security/summary.js';
 const NUM_RUNS = 2_500;
 const MAX_DEPTH = 1000;
 
-/** Ordinary keys, keys that only look like denied ones, and the prototype-related names. */
-const PLAIN_KEYS = ['id', 'name', 'columns', 'facets', 'data', 'rows', 'uri', 'function', 'sampleDataX', 'SampleData', '__proto__', 'constructor', 'toString', 'a.b', ''];
+/** Ordinary keys, keys that only look like denied ones (never in any case), and the prototype-related names. */
+const PLAIN_KEYS = ['id', 'name', 'columns', 'facets', 'data', 'rows', 'uri', 'function', 'sampleDataX', 'SAMPLE_DATA', 'sample-data', '__proto__', 'constructor', 'toString', 'a.b', ''];
 /** Candidates for deny entries: some become anywhere-entries, some parents of parent.child entries. */
 const DENY_CANDIDATES = ['sampleData', 'profile', 'sql', 'args', 'latestRun', 'errorMessage'];
 const PARENT_CANDIDATES = ['dataSource', 'columns', 'facets', 'data'];
@@ -20,11 +23,21 @@ const STRING_VALUES = ['sampleData', '{"sampleData":1}', 'profile', 'dataSource.
 
 type Tree = { t: 'obj'; entries: Array<[string, Tree]> } | { t: 'arr'; items: Tree[] } | { t: 'str'; v: string } | { t: 'num'; v: number } | { t: 'lit'; v: 'true' | 'false' | 'null' };
 
-/** Keys biased towards the interesting ones, so most trees hold denied keys at several depths. */
+/** ASCII case folding written independently of the engine (which lower-cases with String.prototype.toLowerCase). */
+const fold = (s: string): string => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+
+/** A name in random ASCII case: "sampleData" → "SaMpleDATA", "sampledata", … (the case mask is shrinkable). */
+const anyCase = (names: readonly string[]) =>
+  fc.tuple(fc.constantFrom(...names), fc.array(fc.boolean(), { minLength: 16, maxLength: 16 })).map(([name, upper]) =>
+    [...name].map((ch, i) => (upper[i % upper.length] ? ch.toUpperCase() : ch.toLowerCase())).join(''),
+  );
+
+/** Keys biased towards the interesting ones, so most trees hold denied keys at several depths and in several cases. */
 const keyArb = fc.oneof(
   { arbitrary: fc.constantFrom(...DENY_CANDIDATES), weight: 3 },
   { arbitrary: fc.constantFrom(...PARENT_CANDIDATES), weight: 3 },
   { arbitrary: fc.constantFrom(...CHILD_CANDIDATES), weight: 2 },
+  { arbitrary: anyCase([...DENY_CANDIDATES, ...PARENT_CANDIDATES, ...CHILD_CANDIDATES]), weight: 3 },
   { arbitrary: fc.constantFrom(...PLAIN_KEYS), weight: 3 },
   { arbitrary: fc.string({ maxLength: 4 }), weight: 1 },
 );
@@ -56,37 +69,70 @@ function toJson(tree: Tree): string {
   }
 }
 
-const entriesArb = fc.record({
-  anywhere: fc.subarray(DENY_CANDIDATES, { minLength: 1 }),
-  scoped: fc.subarray(PARENT_CANDIDATES.flatMap((p) => CHILD_CANDIDATES.map((c) => `${p}.${c}`))),
+/** Random case for a configured entry too: "SQL" in the config denies "sql" in the answer and the other way round. */
+const caseMaskArb = fc.array(fc.boolean(), { minLength: 32, maxLength: 32 });
+const recase = (entry: string, upper: boolean[]): string => [...entry].map((ch, i) => (upper[i]! ? ch.toUpperCase() : ch)).join('');
+const entriesArb = fc
+  .record({
+    anywhere: fc.subarray(DENY_CANDIDATES, { minLength: 1 }),
+    scoped: fc.subarray(PARENT_CANDIDATES.flatMap((p) => CHILD_CANDIDATES.map((c) => `${p}.${c}`))),
+    anywhereCase: fc.array(caseMaskArb, { minLength: DENY_CANDIDATES.length, maxLength: DENY_CANDIDATES.length }),
+    scopedCase: fc.array(caseMaskArb, { minLength: 16, maxLength: 16 }),
+  })
+  .map(({ anywhere, scoped, anywhereCase, scopedCase }) => ({
+    anywhere: anywhere.map((e, i) => (i % 2 === 0 ? e : recase(e, anywhereCase[i]!))),
+    scoped: scoped.map((e, i) => (i % 2 === 0 ? e : recase(e, scopedCase[i]!))),
+  }));
+
+/** Folded name → configured entry: what the reference and the leak check look keys up in. */
+type Denied = { anywhere: Map<string, string>; scoped: Map<string, string> };
+const deniedOf = (anywhere: readonly string[], scoped: readonly string[]): Denied => ({
+  anywhere: new Map(anywhere.map((e) => [fold(e), e])),
+  scoped: new Map(scoped.map((e) => [fold(e), e])),
 });
+/** The configured entry that denies key `k` under parent key `parent`, if any (case-insensitively; anywhere wins). */
+const denyingEntry = (d: Denied, k: string, parent: string | null): string | undefined =>
+  d.anywhere.get(fold(k)) ?? (parent !== null ? d.scoped.get(`${fold(parent)}.${fold(k)}`) : undefined);
 
 /** Reference semantics written independently of the engine: a fresh copy without denied keys, and the counts. */
-function reference(value: unknown, anywhere: Set<string>, scoped: Set<string>, counts: Map<string, number>, parent: string | null = null): unknown {
-  if (Array.isArray(value)) return value.map((v) => reference(v, anywhere, scoped, counts, parent));
+function reference(value: unknown, denied: Denied, counts: Map<string, number>, parent: string | null = null): unknown {
+  if (Array.isArray(value)) return value.map((v) => reference(v, denied, counts, parent));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = Object.create(Object.prototype) as Record<string, unknown>;
   for (const [k, v] of Object.entries(value)) {
-    const entry = anywhere.has(k) ? k : parent !== null && scoped.has(`${parent}.${k}`) ? `${parent}.${k}` : undefined;
+    const entry = denyingEntry(denied, k, parent);
     if (entry !== undefined) {
       counts.set(entry, (counts.get(entry) ?? 0) + 1);
       continue;
     }
-    Object.defineProperty(out, k, { value: reference(v, anywhere, scoped, counts, k), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, k, { value: reference(v, denied, counts, k), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
 
-/** Every (path, key) where a denied key occurs in `value`. */
-function deniedOccurrences(value: unknown, anywhere: Set<string>, scoped: Set<string>, parent: string | null = null, at = '$'): string[] {
-  if (Array.isArray(value)) return value.flatMap((v, i) => deniedOccurrences(v, anywhere, scoped, parent, `${at}[${i}]`));
+/** Every (path, key) where a denied key — in any ASCII case — occurs in `value`. */
+function deniedOccurrences(value: unknown, denied: Denied, parent: string | null = null, at = '$'): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => deniedOccurrences(v, denied, parent, `${at}[${i}]`));
   if (value === null || typeof value !== 'object') return [];
   const found: string[] = [];
   for (const [k, v] of Object.entries(value)) {
-    if (anywhere.has(k) || (parent !== null && scoped.has(`${parent}.${k}`))) found.push(`${at}.${k}`);
-    found.push(...deniedOccurrences(v, anywhere, scoped, k, `${at}.${k}`));
+    if (denyingEntry(denied, k, parent) !== undefined) found.push(`${at}.${k}`);
+    found.push(...deniedOccurrences(v, denied, k, `${at}.${k}`));
   }
   return found;
+}
+
+/** How many keys in `value` are denied by an entry they (or their parent key) differ from only in case. */
+function caseVariantOccurrences(value: unknown, denied: Denied, parent: string | null = null): number {
+  if (Array.isArray(value)) return value.reduce<number>((n, v) => n + caseVariantOccurrences(v, denied, parent), 0);
+  if (value === null || typeof value !== 'object') return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(value)) {
+    const entry = denyingEntry(denied, k, parent);
+    if (entry !== undefined && entry !== k && entry !== `${parent}.${k}`) n++;
+    n += caseVariantOccurrences(v, denied, k);
+  }
+  return n;
 }
 
 /** Every leaf path with its value, array indices included: the "everything else unchanged" check. */
@@ -105,19 +151,19 @@ function leaves(value: unknown, at = '$', out = new Map<string, unknown>()): Map
 describe('deny filter properties', () => {
   it(`never lets a denied key through and keeps everything else unchanged (${NUM_RUNS} runs)`, () => {
     // the generator must actually exercise removals, and at depth
-    const seen = { runs: 0, removing: 0, deepRemovals: 0, scopedRemovals: 0 };
+    const seen = { runs: 0, removing: 0, deepRemovals: 0, scopedRemovals: 0, caseVariants: 0 };
     fc.assert(
       fc.property(treeArb, entriesArb, (tree, { anywhere, scoped }) => {
         const fields = [...anywhere, ...scoped];
         const { filter, errors } = compileFilter('prop', { mode: 'deny', fields });
         expect(errors).toEqual([]);
         const text = toJson(tree);
-        const anywhereSet = new Set(anywhere);
-        const scopedSet = new Set(scoped);
+        const denied = deniedOf(anywhere, scoped);
 
-        const occurrences = deniedOccurrences(JSON.parse(text), anywhereSet, scopedSet);
+        const occurrences = deniedOccurrences(JSON.parse(text), denied);
         seen.runs++;
         if (occurrences.length > 0) seen.removing++;
+        if (caseVariantOccurrences(JSON.parse(text), denied) > 0) seen.caseVariants++;
         if (occurrences.some((p) => p.split(/\.|\[/).length > 4)) seen.deepRemovals++;
 
         const removed = new Map<string, number>();
@@ -126,9 +172,9 @@ describe('deny filter properties', () => {
         // what a vendor would receive, parsed back
         const received = JSON.parse(JSON.stringify(out)) as unknown;
 
-        expect(deniedOccurrences(received, anywhereSet, scopedSet)).toEqual([]);
+        expect(deniedOccurrences(received, denied)).toEqual([]);
         const refCounts = new Map<string, number>();
-        const expected = reference(JSON.parse(text), anywhereSet, scopedSet, refCounts);
+        const expected = reference(JSON.parse(text), denied, refCounts);
         expect(JSON.stringify(out)).toBe(JSON.stringify(expected));
         expect(leaves(received)).toEqual(leaves(JSON.parse(JSON.stringify(expected))));
         expect(Object.fromEntries(removed)).toEqual(Object.fromEntries(refCounts));
@@ -144,11 +190,14 @@ describe('deny filter properties', () => {
     expect(seen.removing / seen.runs).toBeGreaterThan(0.3);
     expect(seen.deepRemovals).toBeGreaterThan(300);
     expect(seen.scopedRemovals).toBeGreaterThan(100);
+    // trees where a key differs from the entry that denies it only in case, in quantity
+    expect(seen.caseVariants).toBeGreaterThan(500);
   });
 
   it(`paths that contain no denied key are preserved exactly, even when every candidate key is denied (${NUM_RUNS} runs)`, () => {
     const { filter } = compileFilter('all', { mode: 'deny', fields: DENY_CANDIDATES });
-    const denied = new Set(DENY_CANDIDATES);
+    const denied = deniedOf(DENY_CANDIDATES, []);
+    const foldedDenied = DENY_CANDIDATES.map((d) => JSON.stringify(fold(d)));
     fc.assert(
       fc.property(treeArb, (tree) => {
         const text = toJson(tree);
@@ -156,11 +205,12 @@ describe('deny filter properties', () => {
         const out = JSON.parse(JSON.stringify(filter!.apply(JSON.parse(text), new Map(), MAX_DEPTH))) as unknown;
         const outLeaves = leaves(out);
         for (const [path, v] of leaves(input)) {
-          const passesDenied = DENY_CANDIDATES.some((d) => path.includes(`.${JSON.stringify(d)}`));
+          // path segments are `.<JSON string>`: a path passes a denied key when a segment folds to a denied name
+          const passesDenied = foldedDenied.some((d) => fold(path).includes(`.${d}`));
           if (!passesDenied) expect(outLeaves.get(path), path).toEqual(v);
           else expect(outLeaves.has(path), path).toBe(false);
         }
-        expect(deniedOccurrences(out, denied, new Set())).toEqual([]);
+        expect(deniedOccurrences(out, denied)).toEqual([]);
       }),
       { numRuns: NUM_RUNS },
     );

@@ -1,6 +1,7 @@
 // Golden fixtures through the whole gateway: every manifest entry is served by the upstream, fetched by a vendor
-// with a valid STG_GEHEIM token, and must arrive without a single canary, with every keep-path intact, and with an
-// audit record that counts the removals under the filter's configured entries.
+// with a valid STG_GEHEIM token, and must arrive without a single canary, with every keep-path intact, every gone-path
+// absent (for Marquez: no facets object anywhere), and with an audit record that counts the removals under the
+// filter's configured entries.
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,6 +22,7 @@ interface ManifestEntry {
   path: string;
   canaries: Array<string | number>;
   keep: Array<[string, unknown]>;
+  gone?: string[];
 }
 
 const manifest = JSON.parse(readFileSync(join(FIXTURES, 'manifest.json'), 'utf8')) as ManifestEntry[];
@@ -61,6 +63,13 @@ function canariesIn(value: unknown, canaries: ReadonlyArray<string | number>): A
   return canaries.filter((c) => (typeof c === 'string' ? strings.some((s) => s.includes(c)) : numbers.includes(c)));
 }
 
+/** Paths of every key named facets, inputFacets or outputFacets, in any case (the Marquez profile strips them all). */
+function facetKeys(v: unknown, at = '$'): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => facetKeys(x, `${at}[${i}]`));
+  if (v === null || typeof v !== 'object') return [];
+  return Object.entries(v).flatMap(([k, c]) => [...(/^(input|output)?facets$/i.test(k) ? [`${at}.${k}`] : []), ...facetKeys(c, `${at}.${k}`)]);
+}
+
 /** A number's JSON spelling, searched for in the raw body as a whole token (not as part of a longer number). */
 function numberTokenIn(body: string, n: number): boolean {
   const spelled = JSON.stringify(n).replace(/[.+]/g, '\\$&');
@@ -72,19 +81,23 @@ interface FilterYaml {
   fields: string[];
 }
 
-/** Reference removal counts (what the audit record must say), computed without the gateway's filter engine. */
+/**
+ * Reference removal counts (what the audit record must say), computed without the gateway's filter engine. Deny
+ * entries match key names regardless of ASCII case and count under the entry as configured.
+ */
 function expectedCounts(filter: FilterYaml, value: unknown): Record<string, number> {
   const counts: Record<string, number> = {};
   const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
   if (filter.mode === 'deny') {
-    const anywhere = new Set(filter.fields.filter((f) => !f.includes('.')));
-    const scoped = filter.fields.filter((f) => f.includes('.'));
+    const fold = (s: string): string => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+    const anywhere = new Map(filter.fields.filter((f) => !f.includes('.')).map((f) => [fold(f), f]));
+    const scoped = new Map(filter.fields.filter((f) => f.includes('.')).map((f) => [fold(f), f]));
     const walk = (v: unknown, parent: string | null): void => {
       if (Array.isArray(v)) return v.forEach((x) => walk(x, parent));
       if (v === null || typeof v !== 'object') return;
       for (const [k, c] of Object.entries(v as Record<string, unknown>)) {
-        if (anywhere.has(k)) bump(k);
-        else if (parent !== null && scoped.includes(`${parent}.${k}`)) bump(`${parent}.${k}`);
+        const entry = anywhere.get(fold(k)) ?? (parent !== null ? scoped.get(`${fold(parent)}.${fold(k)}`) : undefined);
+        if (entry !== undefined) bump(entry);
         else walk(c, k);
       }
     };
@@ -198,8 +211,11 @@ describe('golden fixtures through the gateway', () => {
     expect(canariesIn(parsed, entry.canaries)).toEqual([]);
     expect(res.body).not.toMatch(/CANARY-/);
 
-    // every keep path survives with its value
+    // every keep path survives with its value; every gone path is absent
     for (const [path, expected] of entry.keep) expect(getPath(parsed, path), `keep ${path}`).toEqual(expected);
+    for (const path of entry.gone ?? []) expect(getPath(parsed, path), `gone ${path}`).toBeUndefined();
+    // DESIGN §5: no Marquez query parameter turns facets off, so the gateway strips every one of them
+    if (entry.profile === 'marquez') expect(facetKeys(parsed), 'facets objects left').toEqual([]);
 
     // the audit record: allowed, the rule, and removal counts keyed by configured entries only
     const rule = h.runtime.routes.rules.find((r) => r.id === entry.ruleId)!;
@@ -239,23 +255,86 @@ describe('golden fixtures: specific data-bearing spots', () => {
     expect(record.metagate.fields_removed?.['latestRun']).toBeGreaterThanOrEqual(1);
   });
 
-  it('Marquez dataset: dataSource.uri goes, dataSource.name stays; facets with metrics go', async () => {
+  // This test used to assert that dataSource.name, schema and documentation facets were kept and only the known
+  // data-bearing facets (dataSource.uri, dataQualityMetrics, ...) went. DESIGN §5 says no query parameter turns facets
+  // off and the gateway must strip them: facets are an open set (spark.logicalPlan carries literals, vendors add their
+  // own), so now the whole facets object goes — including the dataset's field-level facets. The same metadata stays
+  // outside facets: sourceName, the top-level `fields` schema, tags, description.
+  it('Marquez dataset: every facet goes (standard, Spark, vendor, field-level); names, schema, tags and description stay', async () => {
     const { res, record } = await fetchThroughGateway(entry('marquez/dataset.json'));
-    const out = res.json<{ facets: Record<string, Record<string, unknown>> }>();
-    expect(out.facets['dataSource']).toBeDefined();
-    expect(out.facets['dataSource']!['uri']).toBeUndefined();
-    expect(out.facets['dataSource']!['name']).toBe('analytics_db');
-    expect(out.facets['dataQualityMetrics']).toBeUndefined();
-    expect(record.metagate.fields_removed?.['dataSource.uri']).toBe(1);
+    const out = res.json<Record<string, unknown> & { fields: Array<Record<string, unknown>> }>();
+    expect(out['facets']).toBeUndefined();
+    for (const f of out.fields) expect(f['facets']).toBeUndefined();
+    expect(res.body).not.toMatch(/spark\.logicalPlan|acme_|_schemaURL|_producer/);
+    expect(out['sourceName']).toBe('analytics_db');
+    expect(out.fields.map((f) => [f['name'], f['type']])).toEqual([
+      ['order_id', 'INTEGER'],
+      ['customer_email', 'VARCHAR'],
+      ['order_total', 'DECIMAL'],
+    ]);
+    expect(out['tags']).toEqual(['PII']);
+    expect(out['description']).toBe('All delivery orders.');
+    // the facets object is removed whole (its dataSource.uri is never reached) and counted as `facets`
+    expect(record.metagate.fields_removed).toEqual({ facets: 2, transformationDescription: 1 });
   });
 
-  it('Marquez job: sql, sourceCode, latestRun go; sourceCodeLocation (a pointer) stays', async () => {
-    const { res } = await fetchThroughGateway(entry('marquez/job.json'));
-    const out = res.json<{ facets: Record<string, unknown> }>();
-    expect(out.facets['sql']).toBeUndefined();
-    expect(out.facets['sourceCode']).toBeUndefined();
-    expect(out.facets['sourceCodeLocation']).toBeDefined();
-    expect(res.body).not.toMatch(/CANARY-MQ-(JOBSQL|SOURCECODE|RUNARG|ERRORMSG|STACKTRACE)/);
+  // This test used to assert that the sourceCodeLocation facet (a pointer) was kept. It goes with every other facet
+  // now (DESIGN §5); the job's own `location` carries the same pointer and stays.
+  it('Marquez job: every facet goes (sql, sourceCode, environment-properties, vendor facets), and the runs; inputs, outputs and location stay', async () => {
+    const { res, record } = await fetchThroughGateway(entry('marquez/job.json'));
+    const out = res.json<Record<string, unknown>>();
+    for (const k of ['facets', 'latestRun', 'latestRuns', 'context']) expect(out[k], k).toBeUndefined();
+    expect(res.body).not.toMatch(/CANARY-MQ-(JOBSQL|SOURCECODE|RUNARG|ERRORMSG|STACKTRACE|ENVPROP|CUSTOMFACET)/);
+    expect(res.body).not.toMatch(/environment-properties|sourceCodeLocation/);
+    expect(out['inputs']).toEqual([{ namespace: 'food_delivery', name: 'public.order_lines' }]);
+    expect(out['outputs']).toEqual([{ namespace: 'food_delivery', name: 'public.orders' }]);
+    expect(out['location']).toBe('https://git.internal/data/etl/blob/main/dags/etl_orders.py');
+    expect(record.metagate.fields_removed).toEqual({ facets: 1, latestRun: 1, latestRuns: 1, context: 1 });
+  });
+
+  it('Marquez lineage: node data facets go; every node, edge, name and schema field stays', async () => {
+    const e = entry('marquez/lineage.json');
+    const raw = JSON.parse(fixtureText(e.file)) as { graph: Array<{ id: string; inEdges: unknown[]; outEdges: unknown[]; data: Record<string, unknown> }> };
+    const { res } = await fetchThroughGateway(e);
+    const out = res.json<typeof raw>();
+    expect(out.graph.map((n) => n.id)).toEqual(raw.graph.map((n) => n.id));
+    out.graph.forEach((n, i) => {
+      expect(n.inEdges).toEqual(raw.graph[i]!.inEdges);
+      expect(n.outEdges).toEqual(raw.graph[i]!.outEdges);
+      expect(n.data['facets']).toBeUndefined();
+      expect(n.data['name']).toBe(raw.graph[i]!.data['name']);
+      expect(n.data['namespace']).toBe('food_delivery');
+    });
+    expect(out.graph[2]!.data['fields']).toEqual(raw.graph[2]!.data['fields']);
+    expect(res.body).not.toMatch(/CANARY-MQ-LINEAGE-(NODEFACET|JOBSQL)/);
+  });
+
+  it('Marquez: facets in another case and OpenLineage inputFacets/outputFacets are stripped too (deny matching ignores case)', async () => {
+    const h = harnesses.get('marquez')!;
+    const path = '/api/v1/namespaces/food_delivery/jobs/etl_cased';
+    const body = {
+      id: { namespace: 'food_delivery', name: 'etl_cased' },
+      name: 'etl_cased',
+      namespace: 'food_delivery',
+      Facets: { sql: { query: 'CANARY-MQ-CASED-FACETS-01' } },
+      FACETS: { custom: 'CANARY-MQ-CASED-FACETS-02' },
+      inputs: [{ namespace: 'food_delivery', name: 'public.order_lines', inputFacets: { dataQualityMetrics: { rowCount: 'CANARY-MQ-INPUTFACETS-01' } } }],
+      outputs: [{ namespace: 'food_delivery', name: 'public.orders', OutputFacets: { outputStatistics: { rowCount: 'CANARY-MQ-OUTPUTFACETS-01' } } }],
+      LatestRun: { Args: { a: 'CANARY-MQ-CASED-RUNARG-01' } },
+      description: 'cased',
+    };
+    serveFixture(h, path, JSON.stringify(body));
+    const res = await request(h.vendorUrl, path, { headers: { authorization: `Bearer ${tokens.get('marquez')!}` } });
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({
+      id: { namespace: 'food_delivery', name: 'etl_cased' },
+      name: 'etl_cased',
+      namespace: 'food_delivery',
+      inputs: [{ namespace: 'food_delivery', name: 'public.order_lines' }],
+      outputs: [{ namespace: 'food_delivery', name: 'public.orders' }],
+      description: 'cased',
+    });
+    expect(res.body).not.toMatch(/CANARY/);
   });
 
   it('OpenMetadata table: sample rows, column profiles, profiler config and SQL all go; columns stay', async () => {

@@ -1,7 +1,7 @@
 // Loads, validates and freezes the configuration: every problem reported at once with its key path.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../version.js';
@@ -46,12 +46,60 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUni
 const validateConfig = ajv.compile(configSchema);
 const validateProfile = ajv.compile(profileSchema);
 
-function formatAjv(errors: ErrorObject[] | null | undefined, prefix = ''): string[] {
+/** Aliases a YAML document may expand (the yaml library's default, 100, is too few for a config reusing an anchor per rule). */
+export const MAX_YAML_ALIAS_COUNT = 1000;
+
+/**
+ * Parse YAML text strictly: syntax errors, warnings (e.g. an unknown tag such as `!env`, which would otherwise become a
+ * plain string), duplicate keys and conversion failures (unresolved aliases, alias bombs) are all problems, never throws.
+ */
+function parseYaml(text: string): { ok: true; data: unknown } | { ok: false; problems: string[] } {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const issues = [...doc.errors, ...doc.warnings];
+  if (issues.length > 0) return { ok: false, problems: issues.map((e) => `YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}`) };
+  try {
+    return { ok: true, data: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) as unknown };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const detail = /alias count/i.test(msg) ? `${msg} (more than ${MAX_YAML_ALIAS_COUNT} alias expansions)` : msg;
+    return { ok: false, problems: [`YAML: ${detail}`] };
+  }
+}
+
+/**
+ * A JSON pointer as a key path in the one format every message uses: `admin.tokens[2].secret` (array elements in
+ * brackets, object keys after dots). Whether a segment is an array index is read from the data itself.
+ */
+function keyPath(data: unknown, pointer: string): string {
+  let out = '';
+  let cur: unknown = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) out += `[${seg}]`;
+    else out += out ? `.${seg}` : seg;
+    cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[seg] : undefined;
+  }
+  return out;
+}
+
+const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+/** The key paths a schema failure makes untrustworthy ('' = the whole document): semantic checks reading them are skipped. */
+function brokenKeys(errors: ErrorObject[] | null | undefined, data: unknown): string[] {
+  return (errors ?? []).map((e) => {
+    const path = keyPath(data, e.instancePath);
+    if (e.keyword === 'additionalProperties') return join(path, (e.params as { additionalProperty: string }).additionalProperty);
+    if (e.keyword === 'required') return join(path, (e.params as { missingProperty: string }).missingProperty);
+    return path;
+  });
+}
+
+function formatAjv(errors: ErrorObject[] | null | undefined, data: unknown): string[] {
   const out: string[] = [];
   for (const e of errors ?? []) {
     // oneOf failures repeat each branch's complaint; report the oneOf itself once
     if (e.keyword === 'oneOf') continue;
-    const path = (prefix + e.instancePath.replace(/\//g, '.')).replace(/^\./, '') || '(root)';
+    const path = keyPath(data, e.instancePath) || '(root)';
     if (e.keyword === 'additionalProperties') out.push(`${path}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
     else if (e.keyword === 'enum') out.push(`${path}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
     else out.push(`${path}: ${e.message ?? e.keyword}`);
@@ -75,10 +123,34 @@ function readSecret(s: Secret, path: string, env: NodeJS.ProcessEnv, baseDir: st
     const v = readFileSync(file, 'utf8').trim();
     if (!v) problems.push(`${path}: secret file ${s.file} is empty`);
     return v || undefined;
-  } catch {
-    problems.push(`${path}: secret file ${s.file} cannot be read`);
+  } catch (err) {
+    problems.push(`${path}: secret file ${s.file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;
   }
+}
+
+/**
+ * Resolve a file named in the config against the config file's directory and check it is a readable regular file
+ * (the listener, TLS context or key store reads it later, where a failure would not name the key).
+ * Returns the absolute path, and whether the file is usable.
+ */
+function checkFile(key: string, f: string, baseDir: string, problems: string[]): { abs: string; ok: boolean } {
+  const abs = isAbsolute(f) ? f : resolve(baseDir, f);
+  if (!existsSync(abs)) {
+    problems.push(`${key}: file ${f} does not exist`);
+    return { abs, ok: false };
+  }
+  try {
+    if (!statSync(abs).isFile()) {
+      problems.push(`${key}: file ${f} cannot be read (not a regular file)`);
+      return { abs, ok: false };
+    }
+    accessSync(abs, fsConstants.R_OK);
+  } catch (err) {
+    problems.push(`${key}: file ${f} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return { abs, ok: false };
+  }
+  return { abs, ok: true };
 }
 
 function deepFreeze<T>(o: T): T {
@@ -99,9 +171,9 @@ export interface LoadOptions {
 /** Parse YAML text strictly (duplicate keys are errors) and build the runtime. */
 export function loadConfigText(text: string, opts: LoadOptions = {}): Runtime {
   const source = opts.source ?? '(inline)';
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`), source);
-  return buildRuntime(doc.toJS() as unknown, { ...opts, source });
+  const parsed = parseYaml(text);
+  if (!parsed.ok) throw new ConfigError(parsed.problems, source);
+  return buildRuntime(parsed.data, { ...opts, source });
 }
 
 export function loadConfigFile(path: string, opts: LoadOptions = {}): Runtime {
@@ -119,168 +191,207 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
   const env = opts.env ?? process.env;
   const baseDir = opts.baseDir ?? process.cwd();
   const raw = structuredClone(input ?? {});
-  if (!validateConfig(raw)) throw new ConfigError(formatAjv(validateConfig.errors), source);
+  const valid = validateConfig(raw);
+  const schemaProblems = valid ? [] : formatAjv(validateConfig.errors, raw);
+  if (!valid && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) throw new ConfigError(schemaProblems, source);
+  // A schema error does not stop the checks below: each runs when the keys it reads passed the schema, so one type
+  // error does not hide every other problem in the file.
+  const broken = valid ? [] : brokenKeys(validateConfig.errors, raw);
+  const under = (inner: string, outer: string) => inner === outer || outer === '' || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  const ok = (...keys: string[]) => keys.every((k) => !broken.some((b) => under(k, b) || under(b, k)));
   const config = raw as unknown as MetagateConfig;
   const problems: string[] = [];
 
   // --- listeners
-  if (config.vendor.port !== 0 && config.vendor.port === config.admin.port) problems.push(`admin.port: ${config.admin.port} is also vendor.port; the two listeners must never share a port`);
-  for (const [name, l] of [['vendor', config.vendor], ['admin', config.admin]] as const) {
-    const t = l.tls;
+  if (ok('vendor.port', 'admin.port') && config.vendor.port !== 0 && config.vendor.port === config.admin.port) problems.push(`admin.port: ${config.admin.port} is also vendor.port; the two listeners must never share a port`);
+  // node refuses to start a server whose headersTimeout exceeds its requestTimeout
+  if (ok('vendor.headersTimeoutMs', 'vendor.requestTimeoutMs') && config.vendor.headersTimeoutMs > config.vendor.requestTimeoutMs) {
+    problems.push(`vendor.headersTimeoutMs: ${config.vendor.headersTimeoutMs} is above vendor.requestTimeoutMs (${config.vendor.requestTimeoutMs}); the headers must arrive within the request timeout`);
+  }
+  for (const name of ['vendor', 'admin'] as const) {
+    if (!ok(`${name}.tls`)) continue;
+    const t = config[name].tls;
     if (!t) continue;
+    // read later by the listener: check readability and resolve against the config file's directory now
     for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {
       const f = t[key];
-      if (f && !existsSync(isAbsolute(f) ? f : resolve(baseDir, f))) problems.push(`${name}.tls.${key}: file ${f} does not exist`);
-    }
-    // read later by the listener: resolve against the config file's directory now, as the existence check does
-    for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {
-      const f = t[key];
-      if (f && !isAbsolute(f)) t[key] = resolve(baseDir, f);
+      if (f) t[key] = checkFile(`${name}.tls.${key}`, f, baseDir, problems).abs;
     }
     if (t.requireClientCert && !t.clientCaFile) problems.push(`${name}.tls.requireClientCert: needs ${name}.tls.clientCaFile`);
     if (t.requireCertificateBoundTokens && !t.requireClientCert) problems.push(`${name}.tls.requireCertificateBoundTokens: needs ${name}.tls.requireClientCert: true`);
   }
 
   // --- upstream
-  try {
-    const u = new URL(config.upstream.url);
-    if (u.username || u.password) problems.push('upstream.url: must not carry credentials; use upstream.credential');
-    if (u.search || u.hash) problems.push('upstream.url: must not carry a query or fragment');
-    if (u.pathname !== '/') problems.push('upstream.url: must not carry a path; rules name full paths');
-  } catch {
-    problems.push(`upstream.url: "${config.upstream.url}" is not a URL`);
-  }
-  const upCa = config.upstream.caFile;
-  if (upCa) {
-    const abs = isAbsolute(upCa) ? upCa : resolve(baseDir, upCa);
-    if (!existsSync(abs)) problems.push(`upstream.caFile: file ${upCa} does not exist`);
-    config.upstream.caFile = abs;
-  }
-  const forbiddenForward = ['authorization', 'cookie', 'host', 'connection', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method', 'te', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-authorization', 'accept-encoding'];
-  for (const h of config.upstream.forwardHeaders) if (forbiddenForward.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
-
-  // --- auth
-  const j = config.auth.jwks;
-  if ((j.url === undefined) === (j.file === undefined)) problems.push('auth.jwks: give exactly one of url or file');
-  if (j.url) {
+  if (ok('upstream.url')) {
     try {
-      const u = new URL(j.url);
-      if (u.protocol !== 'https:' && !isLoopbackHost(u.hostname)) problems.push('auth.jwks.url: must use https (plain http is accepted on loopback only)');
+      const u = new URL(config.upstream.url);
+      if (u.username || u.password) problems.push('upstream.url: must not carry credentials; use upstream.credential');
+      if (u.search || u.hash) problems.push('upstream.url: must not carry a query or fragment');
+      if (u.pathname !== '/') problems.push('upstream.url: must not carry a path; rules name full paths');
     } catch {
-      problems.push(`auth.jwks.url: "${j.url}" is not a URL`);
+      problems.push(`upstream.url: "${config.upstream.url}" is not a URL`);
     }
   }
-  if (j.file && !existsSync(isAbsolute(j.file) ? j.file : resolve(baseDir, j.file))) problems.push(`auth.jwks.file: file ${j.file} does not exist`);
-  if (j.file && !isAbsolute(j.file)) j.file = resolve(baseDir, j.file);
-  if (j.caFile && !isAbsolute(j.caFile)) j.caFile = resolve(baseDir, j.caFile);
-  if (j.caFile && !existsSync(j.caFile)) problems.push(`auth.jwks.caFile: file ${j.caFile} does not exist`);
-  if (config.auth.maxTokenAgeSec < 60) problems.push('auth.maxTokenAgeSec: must be at least 60');
-  if (!config.auth.requiredClaims.includes('iat')) problems.push('auth.requiredClaims: must include "iat" (maximum token age is enforced)');
-  if (!config.auth.requiredClaims.includes('exp')) problems.push('auth.requiredClaims: must include "exp"');
+  if (ok('upstream.caFile') && config.upstream.caFile) config.upstream.caFile = checkFile('upstream.caFile', config.upstream.caFile, baseDir, problems).abs;
+  const forbiddenForward = ['authorization', 'cookie', 'host', 'connection', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method', 'te', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-authorization', 'accept-encoding'];
+  if (ok('upstream.forwardHeaders')) for (const h of config.upstream.forwardHeaders) if (forbiddenForward.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
+
+  // --- auth
+  if (ok('auth.jwks')) {
+    const j = config.auth.jwks;
+    if ((j.url === undefined) === (j.file === undefined)) problems.push('auth.jwks: give exactly one of url or file');
+    if (j.url) {
+      try {
+        const u = new URL(j.url);
+        if (u.protocol !== 'https:' && !isLoopbackHost(u.hostname)) problems.push('auth.jwks.url: must use https (plain http is accepted on loopback only)');
+      } catch {
+        problems.push(`auth.jwks.url: "${j.url}" is not a URL`);
+      }
+    }
+    if (j.file) {
+      // a file source is read once at start and never retried: a broken file must fail here, naming the key
+      const given = j.file;
+      const f = checkFile('auth.jwks.file', given, baseDir, problems);
+      j.file = f.abs;
+      if (f.ok) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(readFileSync(f.abs, 'utf8')) as unknown;
+          if (!parsed || typeof parsed !== 'object' || !Array.isArray((parsed as { keys?: unknown }).keys)) problems.push(`auth.jwks.file: file ${given} is not a JWKS: it needs a "keys" array`);
+        } catch (err) {
+          problems.push(`auth.jwks.file: file ${given} is not valid JSON (${(err as Error).message})`);
+        }
+      }
+    }
+    if (j.caFile) j.caFile = checkFile('auth.jwks.caFile', j.caFile, baseDir, problems).abs;
+  }
+  if (ok('auth.maxTokenAgeSec') && config.auth.maxTokenAgeSec < 60) problems.push('auth.maxTokenAgeSec: must be at least 60');
+  if (ok('auth.requiredClaims') && !config.auth.requiredClaims.includes('iat')) problems.push('auth.requiredClaims: must include "iat" (maximum token age is enforced)');
+  if (ok('auth.requiredClaims') && !config.auth.requiredClaims.includes('exp')) problems.push('auth.requiredClaims: must include "exp"');
 
   // --- policy
-  const scale = config.policy.clearance.scale;
-  const seen = new Set<string>();
-  scale.forEach((name, i) => {
-    if (seen.has(name)) problems.push(`policy.clearance.scale[${i}]: "${name}" appears twice`);
-    seen.add(name);
-  });
-  for (const cat of CATEGORIES) {
-    const min = config.policy.categories[cat].minClearance;
-    if (!seen.has(min)) problems.push(`policy.categories.${cat}.minClearance: "${min}" is not on policy.clearance.scale (${scale.join(' < ')})`);
+  if (ok('policy.clearance.scale')) {
+    const scale = config.policy.clearance.scale;
+    const seen = new Set<string>();
+    scale.forEach((name, i) => {
+      if (seen.has(name)) problems.push(`policy.clearance.scale[${i}]: "${name}" appears twice`);
+      seen.add(name);
+    });
+    for (const cat of CATEGORIES) {
+      if (!ok(`policy.categories.${cat}.minClearance`)) continue;
+      const min = config.policy.categories[cat].minClearance;
+      if (!seen.has(min)) problems.push(`policy.categories.${cat}.minClearance: "${min}" is not on policy.clearance.scale (${scale.join(' < ')})`);
+    }
   }
-  config.policy.nationality.allowed.forEach((c, i) => {
-    if (!isKnownAlpha2(c)) problems.push(`policy.nationality.allowed[${i}]: "${c}" is not a known ISO 3166-1 alpha-2 code`);
-  });
-  if (config.policy.orgs.required && config.policy.orgs.allowed.length === 0) problems.push('policy.orgs.required: needs policy.orgs.allowed');
+  if (ok('policy.nationality.allowed')) {
+    config.policy.nationality.allowed.forEach((c, i) => {
+      if (!isKnownAlpha2(c)) problems.push(`policy.nationality.allowed[${i}]: "${c}" is not a known ISO 3166-1 alpha-2 code`);
+    });
+  }
+  if (ok('policy.orgs') && config.policy.orgs.required && config.policy.orgs.allowed.length === 0) problems.push('policy.orgs.required: needs policy.orgs.allowed');
 
   // --- state
-  if (config.state.redis) {
-    config.state.redis.keyPrefix ??= DEFAULT_REDIS_KEY_PREFIX;
-    config.state.redis.commandTimeoutMs ??= DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
+  if (ok('state.backend', 'state.redis')) {
+    if (config.state.redis) {
+      config.state.redis.keyPrefix ??= DEFAULT_REDIS_KEY_PREFIX;
+      config.state.redis.commandTimeoutMs ??= DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
+    }
+    if (config.state.backend === 'redis' && !config.state.redis) problems.push('state.redis: required when state.backend is "redis"');
+    if (config.state.backend === 'memory' && config.state.redis) problems.push('state.redis: given, but state.backend is "memory"; set backend: redis or remove it');
   }
-  if (config.state.backend === 'redis' && !config.state.redis) problems.push('state.redis: required when state.backend is "redis"');
-  if (config.state.backend === 'memory' && config.state.redis) problems.push('state.redis: given, but state.backend is "memory"; set backend: redis or remove it');
+
+  // --- audit: a file destination is relative to the config file's directory, like every other path
+  if (ok('audit.destination')) {
+    const d = config.audit.destination;
+    if (d !== 'stdout' && !isAbsolute(d)) config.audit.destination = resolve(baseDir, d);
+  }
 
   // --- sovereignty
   const allowedRanges: Cidr[] = [];
-  config.sovereignty.allowedRanges.forEach((r, i) => {
-    const c = parseCidr(r);
-    if (!c) problems.push(`sovereignty.allowedRanges[${i}]: "${r}" is not a CIDR range`);
-    else allowedRanges.push(c);
-  });
+  if (ok('sovereignty.allowedRanges')) {
+    config.sovereignty.allowedRanges.forEach((r, i) => {
+      const c = parseCidr(r);
+      if (!c) problems.push(`sovereignty.allowedRanges[${i}]: "${r}" is not a CIDR range`);
+      else allowedRanges.push(c);
+    });
+  }
 
   // --- routes: profiles, then config-level params/filters/rules
-  const params = new Map<string, string>();
-  const filterCfgs = new Map<string, { cfg: FilterConfig; where: string }>(Object.entries(BUILTIN_FILTERS).map(([k, v]) => [k, { cfg: v, where: 'built-in' }]));
-  const rules = new Map<string, { rule: RuleConfig; where: string }>();
-  const addParams = (p: Record<string, string> | undefined, where: string) => {
-    for (const [k, v] of Object.entries(p ?? {})) {
-      if (params.has(k) && params.get(k) !== v) problems.push(`${where}.params.${k}: redefines a parameter type with a different pattern`);
-      params.set(k, v);
-    }
-  };
-  const addFilters = (f: Record<string, FilterConfig> | undefined, where: string) => {
-    for (const [k, v] of Object.entries(f ?? {})) {
-      const prev = filterCfgs.get(k);
-      if (prev && JSON.stringify(prev.cfg) !== JSON.stringify(v)) problems.push(`${where}.filters.${k}: redefines filter "${k}" from ${prev.where}`);
-      filterCfgs.set(k, { cfg: v, where: `${where}.filters.${k}` });
-    }
-  };
-  config.routes.profiles.forEach((name, i) => {
-    const where = `routes.profiles[${i}]`;
-    const profile = loadProfile(name, baseDir, where, problems);
-    if (!profile) return;
-    addParams(profile.params, `profile ${profile.profile}`);
-    addFilters(profile.filters, `profile ${profile.profile}`);
-    profile.rules.forEach((rule, k) => {
-      const w = `profile ${profile.profile}.rules[${k}]`;
-      if (rules.has(rule.id)) problems.push(`${w}.id: rule id "${rule.id}" is also defined at ${rules.get(rule.id)!.where}`);
-      rules.set(rule.id, { rule, where: w });
-    });
-  });
-  addParams(config.routes.params, 'routes');
-  addFilters(config.routes.filters, 'routes');
-  config.routes.exclude.forEach((id, i) => {
-    if (!rules.delete(id)) problems.push(`routes.exclude[${i}]: no profile rule has id "${id}"`);
-  });
-  // a rule in routes.rules with a profile rule's id replaces it (the way to narrow a profile rule)
-  const ownIds = new Map<string, number>();
-  config.routes.rules.forEach((rule, i) => {
-    const first = ownIds.get(rule.id);
-    if (first !== undefined) problems.push(`routes.rules[${i}].id: rule id "${rule.id}" is also used at routes.rules[${first}]`);
-    else ownIds.set(rule.id, i);
-    if (first === undefined) rules.set(rule.id, { rule, where: `routes.rules[${i}]` });
-  });
-  if (rules.size === 0) problems.push('routes: no rules; name a profile in routes.profiles or add routes.rules');
-
   const filters = new Map<string, CompiledFilter>();
-  for (const [name, { cfg, where }] of filterCfgs) {
-    const { filter, errors } = compileFilter(name, cfg);
-    for (const e of errors) problems.push(`${where}: ${e}`);
-    if (filter) filters.set(name, filter);
+  let table: RouteTable | null = null;
+  if (ok('routes')) {
+    const params = new Map<string, string>();
+    const filterCfgs = new Map<string, { cfg: FilterConfig; where: string }>(Object.entries(BUILTIN_FILTERS).map(([k, v]) => [k, { cfg: v, where: 'built-in' }]));
+    const rules = new Map<string, { rule: RuleConfig; where: string }>();
+    const addParams = (p: Record<string, string> | undefined, where: string) => {
+      for (const [k, v] of Object.entries(p ?? {})) {
+        if (params.has(k) && params.get(k) !== v) problems.push(`${where}.params.${k}: redefines a parameter type with a different pattern`);
+        params.set(k, v);
+      }
+    };
+    const addFilters = (f: Record<string, FilterConfig> | undefined, where: string) => {
+      for (const [k, v] of Object.entries(f ?? {})) {
+        const prev = filterCfgs.get(k);
+        if (prev && JSON.stringify(prev.cfg) !== JSON.stringify(v)) problems.push(`${where}.filters.${k}: redefines filter "${k}" from ${prev.where}`);
+        filterCfgs.set(k, { cfg: v, where: `${where}.filters.${k}` });
+      }
+    };
+    config.routes.profiles.forEach((name, i) => {
+      const where = `routes.profiles[${i}]`;
+      const profile = loadProfile(name, baseDir, where, problems);
+      if (!profile) return;
+      addParams(profile.params, `profile ${profile.profile}`);
+      addFilters(profile.filters, `profile ${profile.profile}`);
+      profile.rules.forEach((rule, k) => {
+        const w = `profile ${profile.profile}.rules[${k}]`;
+        if (rules.has(rule.id)) problems.push(`${w}.id: rule id "${rule.id}" is also defined at ${rules.get(rule.id)!.where}`);
+        rules.set(rule.id, { rule, where: w });
+      });
+    });
+    addParams(config.routes.params, 'routes');
+    addFilters(config.routes.filters, 'routes');
+    config.routes.exclude.forEach((id, i) => {
+      if (!rules.delete(id)) problems.push(`routes.exclude[${i}]: no profile rule has id "${id}"`);
+    });
+    // a rule in routes.rules with a profile rule's id replaces it (the way to narrow a profile rule)
+    const ownIds = new Map<string, number>();
+    config.routes.rules.forEach((rule, i) => {
+      const first = ownIds.get(rule.id);
+      if (first !== undefined) problems.push(`routes.rules[${i}].id: rule id "${rule.id}" is also used at routes.rules[${first}]`);
+      else ownIds.set(rule.id, i);
+      if (first === undefined) rules.set(rule.id, { rule, where: `routes.rules[${i}]` });
+    });
+    if (rules.size === 0) problems.push('routes: no rules; name a profile in routes.profiles or add routes.rules');
+
+    for (const [name, { cfg, where }] of filterCfgs) {
+      const { filter, errors } = compileFilter(name, cfg);
+      for (const e of errors) problems.push(`${where}: ${e}`);
+      if (filter) filters.set(name, filter);
+    }
+    const compiled = compileRoutes({ rules: [...rules.values()], params, filters });
+    problems.push(...compiled.errors);
+    table = compiled.table ?? null;
   }
-  const { table, errors: routeErrors } = compileRoutes({ rules: [...rules.values()], params, filters });
-  problems.push(...routeErrors);
 
   // --- secrets
   const secrets: { upstreamCredential?: string; adminTokens: Array<{ name: string; secret: string }>; redisPassword?: string } = { adminTokens: [] };
-  if (config.upstream.credential) {
+  if (ok('upstream.credential') && config.upstream.credential) {
     const v = readSecret(config.upstream.credential.value, 'upstream.credential.value', env, baseDir, problems);
     if (v !== undefined) secrets.upstreamCredential = v;
   }
-  config.admin.tokens.forEach((t, i) => {
+  (Array.isArray(config.admin?.tokens) ? config.admin.tokens : []).forEach((t, i) => {
+    if (!ok(`admin.tokens[${i}]`)) return;
     const v = readSecret(t.secret, `admin.tokens[${i}].secret`, env, baseDir, problems);
     if (v !== undefined && v.length < 32) problems.push(`admin.tokens[${i}].secret: must be at least 32 characters`);
     else if (v !== undefined) secrets.adminTokens.push({ name: t.name, secret: v });
   });
-  const redis = config.state.redis;
+  const redis = ok('state.redis') ? config.state.redis : undefined;
   if (redis && redis.mode !== 'single' && redis.password) {
     const v = readSecret(redis.password, 'state.redis.password', env, baseDir, problems);
     if (v !== undefined) secrets.redisPassword = v;
   }
 
-  if (problems.length > 0 || !table) throw new ConfigError(problems, source);
+  if (schemaProblems.length > 0 || problems.length > 0 || !table) throw new ConfigError([...schemaProblems, ...problems], source);
   const hash = createHash('sha256').update(JSON.stringify({ config, rules: table.rules.map((r) => r.id) })).digest('hex').slice(0, 16);
   return Object.freeze({
     config: deepFreeze(config),
@@ -303,14 +414,14 @@ function loadProfile(name: string, baseDir: string, where: string, problems: str
     problems.push(`${where}: profile "${name}" not found (looked for ${file})`);
     return null;
   }
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    problems.push(...doc.errors.map((e) => `${where} (${name}): YAML: ${e.message.split('\n')[0]}`));
+  const parsed = parseYaml(text);
+  if (!parsed.ok) {
+    problems.push(...parsed.problems.map((p) => `${where} (profile file ${file}): ${p}`));
     return null;
   }
-  const data = doc.toJS() as unknown;
+  const data = parsed.data;
   if (!validateProfile(data)) {
-    problems.push(...formatAjv(validateProfile.errors).map((p) => `${where} (${name}): ${p}`));
+    problems.push(...formatAjv(validateProfile.errors, data).map((p) => `${where} (${name}): ${p}`));
     return null;
   }
   return data as unknown as ProfileConfig;

@@ -80,7 +80,7 @@ export const configSchema = obj(
   {
     vendor: obj(
       {
-        host: { type: 'string', default: '0.0.0.0' },
+        host: { type: 'string', minLength: 1, default: '0.0.0.0' },
         port: { ...port, default: 8080 },
         tls,
         maxHeaderBytes: posInt(16384, 1 << 20),
@@ -97,7 +97,7 @@ export const configSchema = obj(
     ),
     admin: obj(
       {
-        host: { type: 'string', default: '127.0.0.1' },
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: { ...port, default: 9090 },
         tls,
         tokens: { type: 'array', items: obj({ name: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' }, secret }, ['name', 'secret']), default: [] },

@@ -91,7 +91,7 @@ describe('broken configurations list every problem with its key path', () => {
       expect.arrayContaining([
         expect.stringContaining('vendor.port'),
         expect.stringMatching(/^vendor: unknown key "colour"/),
-        expect.stringContaining('auth.algorithms.0'),
+        expect.stringContaining('auth.algorithms[0]'),
         expect.stringContaining("must have required property 'upstream'"),
       ]),
     );

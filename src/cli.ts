@@ -21,7 +21,19 @@ ${ADMIN_USAGE}`;
 function configPath(args: string[]): string | undefined {
   const i = args.indexOf('--config');
   if (i !== -1) return args[i + 1];
+  const eq = args.find((a) => a.startsWith('--config='));
+  if (eq !== undefined) return eq.slice('--config='.length);
   return process.env.METAGATE_CONFIG;
+}
+
+/** serve and check-config take only --config PATH (or --config=PATH): anything else is a mistake, not a no-op. */
+function unknownArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config') i++;
+    else if (!args[i]!.startsWith('--config=')) out.push(args[i]!);
+  }
+  return out;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +41,11 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'serve':
     case 'check-config': {
+      const unknown = unknownArgs(args);
+      if (unknown.length > 0) {
+        process.stderr.write(`unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.map((a) => JSON.stringify(a)).join(' ')}\nusage: metagate ${cmd} [--config PATH]\n`);
+        return 2;
+      }
       const path = configPath(args);
       if (!path) {
         process.stderr.write('no configuration: pass --config PATH or set METAGATE_CONFIG\n');
@@ -53,8 +70,10 @@ async function main(argv: string[]): Promise<number> {
       try {
         await startGateway(runtime, { configPath: path, signals: true });
       } catch (err) {
+        // startGateway has closed what it opened; exit now so nothing half-started (a Redis reconnect timer, an
+        // open file) keeps the process alive
         process.stderr.write(`metagate failed to start: ${(err as Error).message}\n`);
-        return 1;
+        process.exit(1);
       }
       return -1; // keep running
     }
@@ -69,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
         demo = await startDemo();
       } catch (err) {
         process.stderr.write(`demo failed to start: ${(err as Error).message}\n(ports 8080 and 9090 must be free on 127.0.0.1)\n`);
-        return 1;
+        process.exit(1);
       }
       process.stdout.write(`${demoBanner(demo)}\n`);
       const stop = () => void demo.close().then(() => process.exit(0));

@@ -97,101 +97,120 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
   });
   const store = opts.store ?? createStore(runtime);
   const gateway = new Gateway({ runtime, store, audit, logger, metrics, ...(opts.now ? { now: opts.now } : {}) });
-  await gateway.start();
-  if (!gateway.keys.usable()) logger.warn({ error: gateway.keys.status().lastError }, 'signing keys not loaded yet; vendor requests get 503 keys_unavailable until they are');
-
-  const refuseReload = (problems: string[]): ReloadResult => {
-    logger.error({ problems }, 'configuration reload refused; the old configuration keeps serving');
-    return { ok: false, problems };
-  };
-  const reloadOnce = async (): Promise<ReloadResult> => {
-    if (!opts.configPath) return { ok: false, problems: ['no configuration file to reload from'] };
-    let next: Runtime;
-    try {
-      next = loadConfigFile(opts.configPath);
-    } catch (err) {
-      metrics.configReloads.inc({ result: 'failure' });
-      return refuseReload(err instanceof ConfigError ? err.problems : [String(err)]);
-    }
-    // a reload may point auth.jwks.url somewhere new: it passes the same guard as a start
-    try {
-      await checkSovereignty(next);
-    } catch (err) {
-      metrics.configReloads.inc({ result: 'failure' });
-      return refuseReload(err instanceof SovereigntyError ? err.message.split('\n').slice(1).map((l) => l.replace(/^\s*-\s*/, '')) : [String(err)]);
-    }
-    const r = await gateway.reload(next);
-    if (!r.ok) return refuseReload(r.problems);
-    logger.info({ hash: next.hash }, 'configuration reloaded');
-    return { ok: true, hash: next.hash };
-  };
-  // one reload at a time (SIGHUP and the admin API may race); the later one reads the file again after the first
-  let reloading: Promise<unknown> = Promise.resolve();
-  const reload = (): Promise<ReloadResult> => {
-    const run = reloading.then(reloadOnce, reloadOnce);
-    reloading = run;
-    return run;
-  };
-
-  const baseDir = opts.configPath ? dirname(resolve(opts.configPath)) : process.cwd();
-  const vendorTls = tlsOptions(cfg.vendor.tls, baseDir);
-  const adminTls = tlsOptions(cfg.admin.tls, baseDir);
-  const vendor = await buildVendorApp(gateway, vendorTls ? { tls: vendorTls } : {});
-  const admin = await buildAdminApp(gateway, { reload, ...(adminTls ? { tls: adminTls } : {}) });
-  if (vendorTls) pinHandshake(vendor.server);
-  if (adminTls) pinHandshake(admin.server);
-  await vendor.listen({ host: cfg.vendor.host, port: cfg.vendor.port });
-  await admin.listen({ host: cfg.admin.host, port: cfg.admin.port });
-  const vendorUrl = urlOf(vendor, !!vendorTls);
-  const adminUrl = urlOf(admin, !!adminTls);
-  logger.info({ vendor: vendorUrl, admin: adminUrl, config: runtime.hash, rules: runtime.routes.rules.length, store: store.backend }, 'metagate listening');
-
-  let closing: Promise<void> | null = null;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      gateway.draining = true;
-      // stop accepting now: fastify closes the listener only after its other onClose hooks (which may wait for
-      // in-flight upstream requests), and a load balancer must see refused connections at once, not resets later
-      vendor.server.close();
-      const deadline = setTimeout(() => {
-        logger.warn('grace period over; closing remaining connections');
-        vendor.server.closeAllConnections();
-      }, cfg.vendor.shutdownGraceMs);
-      deadline.unref();
-      await vendor.close();
-      clearTimeout(deadline);
-      await admin.close();
-      await gateway.close();
-      logger.info('metagate stopped');
-      // wait for the log line to be written before the CLI exits, but never hang on a broken stderr
-      await new Promise<void>((done) => {
-        setTimeout(done, 1000).unref();
-        logger.flush(() => done());
-      });
-    })();
-    return closing;
-  };
-
-  if (opts.signals) {
-    const stop = (signal: string) => {
-      // close() stops the vendor listener synchronously; the log line follows, so whoever reads it sees it closed
-      const closed = close();
-      logger.info({ signal }, 'shutting down');
-      closed.then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err: String(err) }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      if (closing) return;
-      logger.info({ signal: 'SIGHUP' }, 'reloading configuration');
-      void reload();
-    });
+  // From here a failed start closes whatever it opened: a half-started gateway (the vendor listener serving, the admin
+  // listener's port taken) must not keep running without health checks, admin API or kill switch.
+  let vendor: FastifyInstance<http.Server | https.Server> | undefined;
+  let admin: FastifyInstance<http.Server | https.Server> | undefined;
+  try {
+    return await startListening();
+  } catch (err) {
+    await Promise.allSettled([vendor?.close(), admin?.close()]);
+    await gateway.close().catch(() => undefined);
+    throw err;
   }
-  return { gateway, vendor, admin, vendorUrl, adminUrl, reload, close };
+
+  async function startListening(): Promise<RunningGateway> {
+    await gateway.start();
+    if (!gateway.keys.usable()) logger.warn({ error: gateway.keys.status().lastError }, 'signing keys not loaded yet; vendor requests get 503 keys_unavailable until they are');
+
+    const refuseReload = (problems: string[]): ReloadResult => {
+      logger.error({ problems }, 'configuration reload refused; the old configuration keeps serving');
+      return { ok: false, problems };
+    };
+    const reloadOnce = async (): Promise<ReloadResult> => {
+      if (!opts.configPath) return { ok: false, problems: ['no configuration file to reload from'] };
+      let next: Runtime;
+      try {
+        next = loadConfigFile(opts.configPath);
+      } catch (err) {
+        metrics.configReloads.inc({ result: 'failure' });
+        return refuseReload(err instanceof ConfigError ? err.problems : [String(err)]);
+      }
+      // a reload may point auth.jwks.url somewhere new: it passes the same guard as a start
+      try {
+        await checkSovereignty(next);
+      } catch (err) {
+        metrics.configReloads.inc({ result: 'failure' });
+        return refuseReload(err instanceof SovereigntyError ? err.message.split('\n').slice(1).map((l) => l.replace(/^\s*-\s*/, '')) : [String(err)]);
+      }
+      const r = await gateway.reload(next);
+      if (!r.ok) return refuseReload(r.problems);
+      logger.info({ hash: next.hash }, 'configuration reloaded');
+      return { ok: true, hash: next.hash };
+    };
+    // one reload at a time (SIGHUP and the admin API may race); the later one reads the file again after the first
+    let reloading: Promise<unknown> = Promise.resolve();
+    const reload = (): Promise<ReloadResult> => {
+      const run = reloading.then(reloadOnce, reloadOnce);
+      reloading = run;
+      return run;
+    };
+
+    const baseDir = opts.configPath ? dirname(resolve(opts.configPath)) : process.cwd();
+    const vendorTls = tlsOptions(cfg.vendor.tls, baseDir);
+    const adminTls = tlsOptions(cfg.admin.tls, baseDir);
+    const vendorApp = (vendor = await buildVendorApp(gateway, vendorTls ? { tls: vendorTls } : {}));
+    const adminApp = (admin = await buildAdminApp(gateway, { reload, ...(adminTls ? { tls: adminTls } : {}) }));
+    if (vendorTls) pinHandshake(vendorApp.server);
+    if (adminTls) pinHandshake(adminApp.server);
+    await vendorApp.listen({ host: cfg.vendor.host, port: cfg.vendor.port });
+    await adminApp.listen({ host: cfg.admin.host, port: cfg.admin.port });
+    const vendorUrl = urlOf(vendorApp, !!vendorTls);
+    const adminUrl = urlOf(adminApp, !!adminTls);
+    logger.info({ vendor: vendorUrl, admin: adminUrl, config: runtime.hash, rules: runtime.routes.rules.length, store: store.backend }, 'metagate listening');
+
+    let closing: Promise<void> | null = null;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        gateway.draining = true;
+        // stop accepting now: fastify closes the listener only after its other onClose hooks (which may wait for
+        // in-flight upstream requests), and a load balancer must see refused connections at once, not resets later
+        vendorApp.server.close();
+        const deadline = setTimeout(() => {
+          logger.warn('grace period over; closing remaining connections');
+          vendorApp.server.closeAllConnections();
+        }, cfg.vendor.shutdownGraceMs);
+        deadline.unref();
+        await vendorApp.close();
+        clearTimeout(deadline);
+        await adminApp.close();
+        await gateway.close();
+        logger.info('metagate stopped');
+        // wait for the log line to be written before the CLI exits, but never hang on a broken stderr
+        await new Promise<void>((done) => {
+          setTimeout(done, 1000).unref();
+          logger.flush(() => done());
+        });
+      })();
+      return closing;
+    };
+
+    if (opts.signals) {
+      const stop = (signal: string) => {
+        // a second SIGTERM (systemd, a double Ctrl-C) must not cut the drain short: the audit trail is flushed at its end
+        if (closing) {
+          logger.warn({ signal }, 'already shutting down; signal ignored');
+          return;
+        }
+        // close() stops the vendor listener synchronously; the log line follows, so whoever reads it sees it closed
+        const closed = close();
+        logger.info({ signal }, 'shutting down');
+        closed.then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err: String(err) }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => {
+        if (closing) return;
+        logger.info({ signal: 'SIGHUP' }, 'reloading configuration');
+        void reload();
+      });
+    }
+    return { gateway, vendor: vendorApp, admin: adminApp, vendorUrl, adminUrl, reload, close };
+  }
 }

@@ -78,7 +78,10 @@ export class KeyStore {
   }
 
   private schedule(): void {
-    const delay = (this.lastError ? this.cfg.cooldownSec : this.cfg.refreshIntervalSec) * 1000;
+    // Refresh at least twice per maxStalenessSec: keys refreshed only every refreshIntervalSec would go stale between
+    // two successful loads whenever maxStalenessSec is the shorter, and a healthy IdP would see requests refused.
+    const interval = Math.min(this.cfg.refreshIntervalSec, this.cfg.maxStalenessSec / 2);
+    const delay = (this.lastError ? Math.min(this.cfg.cooldownSec, interval) : interval) * 1000;
     this.timer = setTimeout(() => {
       void this.refresh().finally(() => this.schedule());
     }, delay);

@@ -84,6 +84,12 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   const cfg = ctx.runtime.config.upstream;
   if (!result.ok) {
     const k = result.kind;
+    if (k === 'shutdown') {
+      // not an upstream fault: the gateway stopped waiting for it (its client connection is gone too)
+      ctx.detail = `the gateway shut down before the upstream answered (vendor.shutdownGraceMs ${ctx.runtime.config.vendor.shutdownGraceMs} ms)`;
+      refuse(request, reply, 'shutting_down');
+      return;
+    }
     rejectResponse(request, reply, k, deps, k === 'too_large' ? `limit ${cfg.maxResponseBytes} bytes` : k === 'timeout' ? `limit ${cfg.responseTimeoutMs} ms` : undefined);
     return;
   }

@@ -11,7 +11,8 @@ import type { LookupFunction } from 'node:net';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
 
-export type ForwardFailureKind = 'timeout' | 'connect' | 'reset' | 'too_large';
+/** `shutdown`: the gateway cut the exchange because it is stopping (vendor.shutdownGraceMs is over). */
+export type ForwardFailureKind = 'timeout' | 'connect' | 'reset' | 'too_large' | 'shutdown';
 
 /** The upstream's answer: its status and headers, and its body when the caller asked for it (null otherwise). */
 export interface UpstreamAnswer {
@@ -68,7 +69,7 @@ export class Forwarder {
    * was reused) is sent once more: the request is a GET and nothing came back.
    */
   fetch(path: string, headers: Record<string, string>, wantBody: WantBody, done: (r: ForwardResult) => void): void {
-    new Exchange(this.pool, path, headers, wantBody, this.maxBytes, this.deadlineMs, done).send();
+    new Exchange(this, this.pool, path, headers, wantBody, this.maxBytes, this.deadlineMs, done).send();
   }
 
   /** The same as fetch, as a promise. */
@@ -76,9 +77,18 @@ export class Forwarder {
     return new Promise((resolve) => this.fetch(path, headers, wantBody, resolve));
   }
 
+  /**
+   * At shutdown, after the vendor listener has closed: an upstream request still running belongs to a client that is
+   * gone, so it is cut rather than waited for (waiting could outlast vendor.shutdownGraceMs by the whole
+   * upstream.responseTimeoutMs).
+   */
   close(): Promise<void> {
-    return this.pool.close();
+    this.closing = true;
+    return this.pool.destroy();
   }
+
+  /** set once close() has begun: an exchange that fails from then on was cut by the shutdown */
+  closing = false;
 }
 
 /** One upstream exchange: the undici dispatch handler, the whole-answer deadline and the one retry. */
@@ -95,6 +105,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
+    private readonly owner: { readonly closing: boolean },
     private readonly pool: Pool,
     private readonly path: string,
     private readonly reqHeaders: Record<string, string>,
@@ -166,6 +177,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.finished || err instanceof Dropped) return;
+    if (this.owner.closing) return this.fail('shutdown');
     const kind = classify(err);
     if (kind === 'reset' && !this.started && !this.retried) {
       this.retried = true;

@@ -94,11 +94,29 @@ export class Gateway {
     await this.keys.start();
   }
 
-  /** The outcome of a per-request state check: a connected but stalled store is reported by its failing checks. */
+  /**
+   * The outcome of a per-request state check: a connected but stalled store is reported by its failing checks. The
+   * operational log gets one line when checks start failing and one when they succeed again (DESIGN §7: a Redis
+   * outage refuses vendor traffic; network admins look for it in the log as well as in readiness and metrics).
+   */
   noteStoreCheck(ok: boolean): void {
-    if (ok) this.storeSucceededAt = this.now();
-    else this.storeFailedAt = this.now();
+    if (ok) {
+      this.storeSucceededAt = this.now();
+      if (this.storeDown) {
+        this.storeDown = false;
+        this.logger.info({ store: { backend: this.store.backend } }, 'shared state store answers again; vendor requests are checked and served');
+      }
+    } else {
+      this.storeFailedAt = this.now();
+      if (!this.storeDown) {
+        this.storeDown = true;
+        this.logger.error({ store: { backend: this.store.backend, detail: this.store.health().detail } }, 'shared state store unavailable: vendor requests are refused with 503 state_unavailable');
+      }
+    }
   }
+
+  /** whether the last state check failed (for the log lines above) */
+  private storeDown = false;
 
   /** True while the latest state checks failed and the last failure is recent (it clears itself without traffic). */
   private storeFailing(): boolean {

@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from '../errors.js';
+import { applySecurityHeaders } from '../pipeline/respond.js';
 import type { Gateway } from '../gateway.js';
 import { adminTokenSet, type AdminTokenSet } from './auth.js';
 import { explain } from './explain.js';
@@ -183,6 +184,13 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     // a request error's message may quote the request (a content type, a path): a fixed sentence per known error
     const known = err.code !== undefined ? FRAMEWORK_ERRORS[err.code] : undefined;
     return known ? bad(request, reply, known.code, known.detail) : bad(request, reply, 'invalid_request', 'the request was refused', status);
+  });
+
+  // the vendor side's response headers on every admin answer too: status, lists and refusals name operators and
+  // subjects, and must not be cached or sniffed
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    applySecurityHeaders(reply);
+    done(null, payload);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -173,3 +173,17 @@ describe('an admin API without tokens', () => {
     expect(recs.map((r) => [r.event.action, r.event.outcome, r.user.name])).toEqual([['admin_authenticate', 'failure', 'anonymous']]);
   });
 });
+
+describe('admin answers carry the security headers', () => {
+  it.each<[string, string, Record<string, string>]>([
+    ['health', '/healthz', {}],
+    ['an unknown path', '/nope', {}],
+    ['a refused authentication', '/admin/status', {}],
+    ['an authenticated status', '/admin/status', { authorization: `Bearer ${ADMIN_TOKEN}` }],
+  ])('%s', async (_d, path, headers) => {
+    const r = await request(h.adminUrl, path, { headers });
+    expect(r.headers['cache-control']).toBe('no-store');
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['referrer-policy']).toBe('no-referrer');
+  });
+});

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordCases } from '../security/summary.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { Ledger, RedisProcess, SAMPLE_DATA, TABLE, USAGE, metric, pollUntil, readiness, sleep, type Outcome } from './helpers.js';
 
 // every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
@@ -93,12 +94,14 @@ describe('Redis down at start', () => {
 });
 
 describe('Redis failing under traffic', () => {
+  // the operational log: one line when the store fails, one when it answers again (not one per refused request)
+  const logLines: Array<{ level: number; msg: string }> = [];
   let redis: RedisProcess;
   let h: Harness;
   let mix: Mix[];
   beforeAll(async () => {
     redis = await RedisProcess.start();
-    h = await startHarness({ configure: (cfg) => void (cfg.state = redisState(redis.url)) });
+    h = await startHarness({ configure: (cfg) => void (cfg.state = redisState(redis.url)), logger: createLogger('info', { write: (s: string) => void logLines.push(JSON.parse(s) as { level: number; msg: string }) }) });
     await pollUntil(() => readiness(h.adminUrl), (r) => r.ready, 10_000, 50);
     mix = await trafficMix(h);
   });
@@ -160,6 +163,11 @@ describe('Redis failing under traffic', () => {
 
       const recs = await l.expectOneRecordEach();
       for (const r of recs) if (r.http.response.status_code === 503) expect(r.metagate.reasons).toEqual(['state_unavailable']);
+      const storeLines = logLines.splice(0).filter((x) => /shared state store/.test(x.msg)).map((x) => [x.level, x.msg]);
+      expect(storeLines).toEqual([
+        [50, 'shared state store unavailable: vendor requests are refused with 503 state_unavailable'],
+        [30, 'shared state store answers again; vendor requests are checked and served'],
+      ]);
     }, 25_000);
   }
 

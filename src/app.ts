@@ -180,22 +180,22 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
 
   // 1. canonicalise
   const screened = screenMessage(request.raw);
-  if (screened) return void refuse(request, reply, 'request_rejected', screened, { headers: { connection: 'close' }, ...(screened === EXPECTATION_REFUSED ? { status: 417 } : {}) });
+  if (screened) return void refuseEarly(gw, request, reply, 'request_rejected', screened, { headers: { connection: 'close' }, ...(screened === EXPECTATION_REFUSED ? { status: 417 } : {}) });
   const c = canonicalise(request.raw.url ?? '', v);
-  if (!c.ok) return void refuse(request, reply, 'path_rejected', c.detail, { status: c.status });
+  if (!c.ok) return void refuseEarly(gw, request, reply, 'path_rejected', c.detail, { status: c.status });
   ctx.target = c.target;
 
   // 2. match
   if (c.target.path === WHOAMI_PATH) {
-    if (request.method !== 'GET') return void refuse(request, reply, 'method_not_allowed', undefined, { headers: { allow: 'GET' } });
-    if (c.target.query.size > 0) return void refuse(request, reply, 'query_not_allowed', 'whoami takes no query parameters');
+    if (request.method !== 'GET') return void refuseEarly(gw, request, reply, 'method_not_allowed', undefined, { headers: { allow: 'GET' } });
+    if (c.target.query.size > 0) return void refuseEarly(gw, request, reply, 'query_not_allowed', 'whoami takes no query parameters');
     ctx.internal = 'whoami';
   } else {
     const m = rt.routes.match(request.method, c.target.segments);
-    if (!m.ok) return void refuse(request, reply, m.reason, undefined, m.allow ? { headers: { allow: m.allow } } : {});
+    if (!m.ok) return void refuseEarly(gw, request, reply, m.reason, undefined, m.allow ? { headers: { allow: m.allow } } : {});
     ctx.rule = m.rule;
     const q = checkQuery(m.rule, c.target.query);
-    if (!q.ok) return void refuse(request, reply, q.reason, q.detail);
+    if (!q.ok) return void refuseEarly(gw, request, reply, q.reason, q.detail);
     ctx.upstreamPath = c.target.path;
     ctx.upstreamQuery = q.upstreamQuery;
   }
@@ -207,6 +207,24 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   const cached = auth.verifyCached(extracted.token);
   if (cached) return afterVerify(gw, request, reply, cached);
   return auth.verify(extracted.token).then((verified) => afterVerify(gw, request, reply, verified));
+}
+
+/**
+ * A refusal before the token is checked (stages 1–2: the message, the path, the route, the query). The decision never
+ * depends on the token, but the record names the caller when the token was verified before (the verified-token
+ * cache: no signature check here), so analysts see who probed for data endpoints. An unknown or forged token adds
+ * nothing to the record.
+ */
+function refuseEarly(gw: Gateway, request: FastifyRequest, reply: FastifyReply, reason: DenyReason, detail?: string, opts?: Parameters<typeof refuse>[4]): FastifyReply {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const extracted = gw.authenticator.extract(header, countAuthorization(request.raw.rawHeaders));
+    if ('token' in extracted) {
+      const hit = gw.authenticator.verifyCached(extracted.token);
+      if (hit?.ok) request.mg.token = hit.token;
+    }
+  }
+  return refuse(request, reply, reason, detail, opts);
 }
 
 /** The rest of stage 3 and stage 4: undefined when decided here, a promise while the shared state is asked. */

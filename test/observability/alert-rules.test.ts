@@ -59,6 +59,7 @@ describe('docker/prometheus alert rules', () => {
       ['MetagateDenialSpike', /metagate_denials_total/],
       ['MetagateDenialRateHigh', /metagate_denials_total/],
       ['MetagateNationalityDenials', /reason="nationality_not_allowed"/],
+      ['MetagateDataPathProbing', /reason=~"query_value_not_allowed\|method_not_allowed\|path_rejected"/],
       ['MetagateInvalidTokenBurst', /reason="token_invalid"/],
       ['MetagateJwksStale', /metagate_jwks_usable == 0/],
       ['MetagateJwksRefreshFailing', /metagate_jwks_refreshes_total\{result="failure"\}/],

@@ -391,7 +391,10 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
     if (v !== undefined) secrets.redisPassword = v;
   }
 
-  if (schemaProblems.length > 0 || problems.length > 0 || !table) throw new ConfigError([...schemaProblems, ...problems], source);
+  // fail closed on the schema's verdict, not on the messages: formatAjv drops oneOf summaries, and a failure that
+  // produced no message of its own must still refuse the file
+  if (!valid && schemaProblems.length === 0) schemaProblems.push('(root): does not match the configuration schema');
+  if (!valid || problems.length > 0 || !table) throw new ConfigError([...schemaProblems, ...problems], source);
   const hash = createHash('sha256').update(JSON.stringify({ config, rules: table.rules.map((r) => r.id) })).digest('hex').slice(0, 16);
   return Object.freeze({
     config: deepFreeze(config),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError, buildRuntime, loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { minimalConfig } from '../helpers/config.js';
 
 const ENV = { METAGATE_ADMIN_TOKEN: 'x'.repeat(40) };
 const BASE = `upstream:
@@ -23,14 +24,7 @@ policy:
     usage: { minClearance: STG_CONFIDENTIEEL }
 `;
 
-function minimal(): Record<string, any> {
-  return {
-    upstream: { url: 'http://127.0.0.1:8585' },
-    auth: { issuer: 'https://idp.example', audience: 'metagate', jwks: { url: 'https://idp.example/jwks' } },
-    policy: { categories: { catalogue: { minClearance: 'STG_CONFIDENTIEEL' }, lineage: { minClearance: 'STG_GEHEIM' }, usage: { minClearance: 'STG_CONFIDENTIEEL' } } },
-    routes: { profiles: ['openmetadata'] },
-  };
-}
+const minimal = minimalConfig;
 
 function problems(input: unknown, opts: { env?: NodeJS.ProcessEnv; baseDir?: string } = {}): string[] {
   try {

@@ -8,18 +8,12 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, buildRuntime, loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { demoConfig } from '../../src/demo/demo.js';
+import { minimalConfig } from '../helpers/config.js';
 
 const run = promisify(execFile);
 const ENV = { METAGATE_ADMIN_TOKEN: 'x'.repeat(40), METAGATE_UPSTREAM_CREDENTIAL: 'Bearer svc' };
 
-function minimal(): Record<string, any> {
-  return {
-    upstream: { url: 'http://127.0.0.1:8585' },
-    auth: { issuer: 'https://idp.example', audience: 'metagate', jwks: { url: 'https://idp.example/jwks' } },
-    policy: { categories: { catalogue: { minClearance: 'STG_CONFIDENTIEEL' }, lineage: { minClearance: 'STG_GEHEIM' }, usage: { minClearance: 'STG_CONFIDENTIEEL' } } },
-    routes: { profiles: ['openmetadata'] },
-  };
-}
+const minimal = minimalConfig;
 
 function problems(input: unknown, env: NodeJS.ProcessEnv = ENV): string[] {
   try {

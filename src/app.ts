@@ -192,7 +192,12 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
     ctx.internal = 'whoami';
   } else {
     const m = rt.routes.match(request.method, c.target.segments);
-    if (!m.ok) return void refuseEarly(gw, request, reply, m.reason, undefined, m.allow ? { headers: { allow: m.allow } } : {});
+    if (!m.ok) {
+      if (m.reason === 'route_not_allowed') return void refuseEarly(gw, request, reply, m.reason);
+      // the record names the endpoint the method was tried on (the answer does not: the vendor knows the path)
+      ctx.rule = m.rule;
+      return void refuseEarly(gw, request, reply, m.reason, undefined, { headers: { allow: m.allow } });
+    }
     ctx.rule = m.rule;
     const q = checkQuery(m.rule, c.target.query);
     if (!q.ok) return void refuseEarly(gw, request, reply, q.reason, q.detail);

@@ -22,7 +22,9 @@ export interface CompiledRule {
 
 export type MatchResult =
   | { ok: true; rule: CompiledRule }
-  | { ok: false; reason: 'route_not_allowed' | 'method_not_allowed'; allow?: string };
+  | { ok: false; reason: 'route_not_allowed' }
+  /** the path is an allow-listed endpoint, the method is not: the rule is named in the audit record */
+  | { ok: false; reason: 'method_not_allowed'; allow: string; rule: CompiledRule };
 
 export type QueryResult =
   | { ok: true; upstreamQuery: string }
@@ -83,7 +85,7 @@ export class RouteTable {
     // Two matches cannot happen after config validation; if they ever do, refuse rather than pick one.
     if (found.length > 1) return { ok: false, reason: 'route_not_allowed' };
     const rule = found[0]!;
-    if (method !== rule.method) return { ok: false, reason: 'method_not_allowed', allow: rule.method };
+    if (method !== rule.method) return { ok: false, reason: 'method_not_allowed', allow: rule.method, rule };
     return { ok: true, rule };
   }
 }

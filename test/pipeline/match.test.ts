@@ -78,7 +78,10 @@ describe('match: which rule serves a canonical path (openmetadata profile)', () 
 
   it.each(['POST', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'PATCH', 'TRACE', 'get'])('%s on an allowed path → method_not_allowed with Allow: GET', (method) => {
     recordCases(CLASS.matchUnit, 1);
-    expect(om.match(method, segs(T))).toEqual({ ok: false, reason: 'method_not_allowed', allow: 'GET' });
+    const get = om.match('GET', segs(T));
+    if (!get.ok) throw new Error('GET on the table endpoint must match');
+    // the refusal carries the rule the path matched, so the audit record can name the endpoint
+    expect(om.match(method, segs(T))).toEqual({ ok: false, reason: 'method_not_allowed', allow: 'GET', rule: get.rule });
   });
 
   it('a write method on a path no rule serves is a 404, not a 405 (no hint that the path exists)', () => {

@@ -114,6 +114,11 @@ describe('class 2: method confusion', () => {
     const o = await send({ method, target, headers: method === 'GET' || method === 'OPTIONS' || method === 'TRACE' ? [] : [['Content-Length', '0']] });
     expectRefused(o, 405, 'method_not_allowed');
     expect(o.res.headers.allow).toBe('GET');
+    // the record names the endpoint the method was tried on, like an allowed request's record does
+    const rec = o.records[0]!;
+    expect(rec.metagate.rule).toMatch(/^om\.[A-Za-z.]+$/);
+    expect(rec.metagate.category).toMatch(/^(catalogue|lineage|usage)$/);
+    expect(o.upstream).toHaveLength(0);
   });
 
   it.each(ALLOWED_PATHS)('HEAD %s → 405 without a body', async (target) => {

@@ -1,7 +1,7 @@
 // `npx tsx bench/profile.ts [seconds]`: run metagate under --cpu-prof with the benchmark load and print where the CPU
 // time goes (self time by function, inclusive time by package/file). Used to decide what to optimise.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,23 @@ const SECONDS = Number(process.argv[2] ?? 10);
 const dir = mkdtempSync(join(tmpdir(), 'metagate-profile-'));
 const kids: ChildProcess[] = [];
 process.on('exit', () => kids.forEach((k) => k.exitCode === null && k.kill('SIGKILL')));
+
+const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** CPU ticks (user + system) of every thread of a process, by thread id. */
+function threadTicks(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
 
 function start(args: string[]): Promise<{ proc: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
@@ -89,7 +106,10 @@ function summarize(file: string): void {
 const issuer = await createDevIssuer({ issuer: 'https://idp.bench.invalid', audience: 'metagate-bench', kid: 'bench' });
 writeFileSync(join(dir, 'jwks.json'), JSON.stringify(issuer.jwks));
 const token = await issuer.mint(personas(Math.floor(Date.now() / 1000)).geheim!.claims, { expiresInSec: 3600 });
-const up = await start(['--import', 'tsx', 'bench/servers/upstream.ts']);
+// profile what ships: the tsc build run by plain node (tsx's transform adds helpers that show up in the profile)
+const built = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { encoding: 'utf8' });
+if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
+const up = await start(['dist/bench/servers/upstream.js']);
 writeFileSync(
   join(dir, 'mg.yaml'),
   `vendor: { host: 127.0.0.1, port: 0 }
@@ -104,11 +124,21 @@ audit: { destination: "${join(dir, 'audit.jsonl')}" }
 log: { level: warn }
 `,
 );
-const mg = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'bench/servers/metagate.ts', join(dir, 'mg.yaml')]);
+const mg = await start(['--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/bench/servers/metagate.js', join(dir, 'mg.yaml')]);
 const url = `http://127.0.0.1:${mg.port}/api/v1/tables/c019434d-4146-4bc8-9c53-d0c56cdd7ac9`;
 spawnSync('wrk', ['-t1', '-c50', '-d2s', '-H', `Authorization: Bearer ${token}`, url]); // warm-up (in the profile too, but short)
+const before = threadTicks(mg.proc.pid!);
 const r = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, url], { encoding: 'utf8' });
+const after = threadTicks(mg.proc.pid!);
 console.log(r.stdout.split('\n').filter((l) => /Requests\/sec|Non-2xx|Latency /.test(l)).join('\n'));
+// the profile sees the main thread only: say how the process's CPU splits between it and the helper threads (V8's
+// garbage collector helpers, libuv's pool for the audit file writes)
+const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? NaN);
+const us = (ticks: number) => ((ticks / TICK) * 1e6) / requests;
+let helpers = 0;
+for (const [tid, t] of after) if (tid !== mg.proc.pid) helpers += t - (before.get(tid) ?? 0);
+const main = (after.get(mg.proc.pid!) ?? 0) - (before.get(mg.proc.pid!) ?? 0);
+console.log(`process CPU per request: ${us(main + helpers).toFixed(1)} µs — main thread ${us(main).toFixed(1)} µs, helper threads ${us(helpers).toFixed(1)} µs`);
 await new Promise<void>((resolve) => {
   mg.proc.once('exit', () => resolve());
   mg.proc.kill('SIGTERM');

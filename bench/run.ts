@@ -1,6 +1,7 @@
 // `npm run bench`: metagate side by side with a bare @fastify/http-proxy and nginx, same upstream, same load.
-// Reports req/s, p50/p99 latency, CPU µs per request (from each server process's own CPU accounting), peak RSS, and
-// ratios against the bare proxy and nginx measured in the same run. Rounds are interleaved; medians and spread shown.
+// Servers run as shipped (tsc build, plain node; `--tsx` runs the sources through tsx). Reports req/s, p50/p99
+// latency, CPU µs per request (from each server process's own CPU accounting), peak RSS, and ratios against the bare
+// proxy and nginx measured in the same run. Rounds are interleaved; medians and spread shown.
 
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,7 +51,16 @@ function start(name: string, cmd: string, argv: string[], env: NodeJS.ProcessEnv
   });
 }
 
-const tsNode = [process.execPath, '--import', 'tsx'] as const;
+/**
+ * How a benchmark server is started. By default, as metagate ships: compiled by tsc (`npm run build`, run below) and
+ * run by plain node, as the container does (`node dist/src/cli.js`). `--tsx` runs the TypeScript sources through tsx
+ * instead, the development loader: its transform (esbuild's name-keeping helpers on every function made at run time)
+ * costs metagate about a quarter more CPU per request, so numbers from it do not describe the product.
+ */
+const TSX = args.includes('--tsx');
+function server(file: string, ...argv: string[]): [string, string[]] {
+  return [process.execPath, TSX ? ['--import', 'tsx', `bench/servers/${file}.ts`, ...argv] : [`dist/bench/servers/${file}.js`, ...argv]];
+}
 
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -120,6 +130,13 @@ async function main(): Promise<void> {
   console.log(`# metagate benchmark — ${new Date().toISOString()}`);
   console.log(`node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} interleaved rounds${QUICK ? ' (--quick)' : ''}`);
   console.log(`command: npm run bench -- ${args.join(' ')}`.trim());
+  if (TSX) console.log('servers run from the TypeScript sources through tsx (--tsx), not as shipped');
+  else {
+    // the servers run as shipped: compiled by tsc into dist/, run by plain node
+    const built = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
+    console.log('servers run as shipped: compiled by tsc (npm run build), started with plain node');
+  }
 
   // tokens: an ES256 issuer with a local JWKS file (no IdP round trips during the run)
   const issuer = await createDevIssuer({ issuer: 'https://idp.bench.invalid', audience: 'metagate-bench', kid: 'bench' });
@@ -127,9 +144,9 @@ async function main(): Promise<void> {
   writeFileSync(jwksFile, JSON.stringify(issuer.jwks));
   const token = await issuer.mint(personas(Math.floor(Date.now() / 1000)).geheim!.claims, { expiresInSec: 3600 });
 
-  const upstream = await start('upstream', tsNode[0], [...tsNode.slice(1), 'bench/servers/upstream.ts']);
+  const upstream = await start('upstream', ...server('upstream'));
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
-  const bare = await start('bare @fastify/http-proxy', tsNode[0], [...tsNode.slice(1), 'bench/servers/bare-proxy.ts', upstreamUrl]);
+  const bare = await start('bare @fastify/http-proxy', ...server('bare-proxy', upstreamUrl));
 
   const metagateConfig = (name: string, redisUrl?: string, extraAuth = '') => {
     const file = join(dir, `${name}.yaml`);
@@ -158,7 +175,7 @@ log: { level: warn }
   targets.push({ ...bare, path: tablePath, headers: [] });
   if (!QUICK) {
     // what a gateway that buffers and re-serialises costs on this stack before it checks anything
-    const floor = await start('floor: Fastify + undici, parse + serialise, no checks', tsNode[0], [...tsNode.slice(1), 'bench/servers/floor.ts', upstreamUrl]);
+    const floor = await start('floor: Fastify + undici, parse + serialise, no checks', ...server('floor', upstreamUrl));
     targets.push({ ...floor, path: tablePath, headers: [] });
   }
 
@@ -185,7 +202,7 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
     targets.push({ name: 'nginx (allowlist proxy)', proc: { pid: worker } as ChildProcess, port: nport, path: tablePath, headers: [] });
   } else console.log('notice: nginx not installed; skipping the nginx reference (apt-get install nginx)');
 
-  const mg = await start('metagate (memory store)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', metagateConfig('memory')]);
+  const mg = await start('metagate (memory store)', ...server('metagate', metagateConfig('memory')));
   targets.push({ ...mg, path: tablePath, headers: [`Authorization: Bearer ${token}`] });
   // the same gateway process, on a response that carries data fields: the filter must parse, rebuild and re-serialise
   targets.push({ ...mg, name: 'metagate, response with data fields', path: '/api/v1/tables/name/demo_mysql.shop.sales.customers', headers: [`Authorization: Bearer ${token}`] });
@@ -196,7 +213,7 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
     redis = spawn('redis-server', ['--port', String(rport), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     children.push(redis);
     await new Promise((r) => setTimeout(r, 400));
-    const mgr = await start('metagate (Redis store)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', metagateConfig('redis', `redis://127.0.0.1:${rport}`)]);
+    const mgr = await start('metagate (Redis store)', ...server('metagate', metagateConfig('redis', `redis://127.0.0.1:${rport}`)));
     targets.push({ ...mgr, path: tablePath, headers: [`Authorization: Bearer ${token}`] });
   } else console.log('notice: redis-server not installed; skipping the Redis run');
 
@@ -242,7 +259,7 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
 
   // token cache: hit (one token reused) vs miss (cache disabled: every request verifies the ES256 signature)
   const nocacheCfg = metagateConfig('nocache', undefined, '\n  cacheSize: 0');
-  const nc = await start('metagate (token cache off)', tsNode[0], [...tsNode.slice(1), 'bench/servers/metagate.ts', nocacheCfg]);
+  const nc = await start('metagate (token cache off)', ...server('metagate', nocacheCfg));
   const hit = load(mg.proc.pid!, `http://127.0.0.1:${mg.port}${tablePath}`, [`Authorization: Bearer ${token}`]);
   const miss = load(nc.proc.pid!, `http://127.0.0.1:${nc.port}${tablePath}`, [`Authorization: Bearer ${token}`]);
   console.log('\n## Token verification cache\n');

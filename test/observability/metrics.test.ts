@@ -113,7 +113,7 @@ describe('metrics after a known mix of requests', () => {
       'decision=deny,reason=route_not_allowed,category=none,method=GET': 1,
       'decision=deny,reason=path_rejected,category=none,method=GET': 1,
       'decision=deny,reason=query_value_not_allowed,category=catalogue,method=GET': 1,
-      'decision=deny,reason=method_not_allowed,category=none,method=DELETE': 1,
+      'decision=deny,reason=method_not_allowed,category=catalogue,method=DELETE': 1,
       'decision=deny,reason=token_invalid,category=catalogue,method=GET': 1,
     });
     // every reason has a denials series from the start; exactly the nine that happened are 1

@@ -16,7 +16,8 @@ export interface RequestAuditRecord {
   '@timestamp': string;
   event: { kind: 'event'; category: 'web'; action: 'vendor_request'; outcome: 'success' | 'failure'; duration: number };
   http: { request: { id: string; method: string }; response: { status_code: number } };
-  url: { path: string | null };
+  /** `original`: only when there is no canonical path — the target as sent, without its query (recordedTarget) */
+  url: { path: string | null; original?: string };
   source: { ip: string };
   user?: { id: string };
   metagate: {
@@ -65,7 +66,7 @@ const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 export function requestRecordJson(r: RequestAuditRecord): string {
   const e = r.event;
   const m = r.metagate;
-  let s = `{"@timestamp":${str(r['@timestamp'])},"event":{"kind":${str(e.kind)},"category":${str(e.category)},"action":${str(e.action)},"outcome":${token(e.outcome)},"duration":${num(e.duration)}},"http":{"request":{"id":${str(r.http.request.id)},"method":${token(r.http.request.method)}},"response":{"status_code":${num(r.http.response.status_code)}}},"url":{"path":${r.url.path === null ? 'null' : str(r.url.path)}},"source":{"ip":${str(r.source.ip)}},"metagate":{"decision":${token(m.decision)},"reasons":${m.reasons.length === 0 ? '[]' : str(m.reasons)},"config_hash":${str(m.config_hash)}`;
+  let s = `{"@timestamp":${str(r['@timestamp'])},"event":{"kind":${str(e.kind)},"category":${str(e.category)},"action":${str(e.action)},"outcome":${token(e.outcome)},"duration":${num(e.duration)}},"http":{"request":{"id":${str(r.http.request.id)},"method":${token(r.http.request.method)}},"response":{"status_code":${num(r.http.response.status_code)}}},"url":{"path":${r.url.path === null ? 'null' : str(r.url.path)}${r.url.original === undefined ? '' : `,"original":${str(r.url.original)}`}},"source":{"ip":${str(r.source.ip)}},"metagate":{"decision":${token(m.decision)},"reasons":${m.reasons.length === 0 ? '[]' : str(m.reasons)},"config_hash":${str(m.config_hash)}`;
   if (m.detail !== undefined) s += `,"detail":${str(m.detail)}`;
   if (m.rule !== undefined) s += `,"rule":${str(m.rule)}`;
   if (m.category !== undefined) s += `,"category":${str(m.category)}`;

@@ -46,12 +46,49 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
     '@timestamp': new Date().toISOString(),
     event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: allowed && status < 400 ? 'success' : 'failure', duration: durationNs },
     http: { request: { id: requestId, method: methodLabel(method) }, response: { status_code: status } },
-    url: { path: ctx.target?.path ?? null },
+    url: ctx.target ? { path: ctx.target.path } : ctx.original !== undefined ? { path: null, original: ctx.original } : { path: null },
     source: { ip },
     metagate: mg,
   };
   if (subject !== undefined) rec.user = { id: subject };
   return rec;
+}
+
+/** At most this many characters of a refused target are recorded. */
+export const ORIGINAL_MAX = 256;
+/** Something shaped like a JWT (header, payload, signature), or its first two parts. */
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?/g;
+
+/**
+ * What the record shows of a request target the gateway never canonicalised (path_rejected, a refused message), so
+ * analysts can see what was tried. Never the query or fragment (they may carry credentials: the record says only that
+ * there was one), never anything shaped like a token, at most ORIGINAL_MAX characters, and every character outside
+ * printable ASCII written as %XX per byte (no control, bidi or invisible character reaches a log viewer).
+ */
+export function recordedTarget(raw: string): string {
+  let end = raw.length;
+  const q = raw.indexOf('?');
+  const h = raw.indexOf('#');
+  if (q !== -1) end = q;
+  if (h !== -1 && h < end) end = h;
+  let path = raw.slice(0, end).replace(JWT_LIKE, '[token]');
+  const cut = path.length > ORIGINAL_MAX;
+  if (cut) path = path.slice(0, ORIGINAL_MAX);
+  let out = '';
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 0x21 && c <= 0x7e) out += path[i];
+    else if (c <= 0xff) out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else {
+      // node's parser gives one character per byte; anything wider is written as its UTF-8 bytes
+      const cp = path.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    }
+  }
+  if (cut) out += `[${raw.slice(0, end).length - ORIGINAL_MAX} more characters not recorded]`;
+  if (end < raw.length) out += raw[end] === '?' ? '?[query not recorded]' : '#[fragment not recorded]';
+  return out;
 }
 
 /**
@@ -64,6 +101,8 @@ export function recordDecision(deps: AuditDeps, request: FastifyRequest, reply: 
   ctx.audited = true;
   // a request that was allowed but whose answer was an upstream failure is recorded with that reason
   const status = statusOverride ?? reply?.statusCode ?? 0;
+  // a target the gateway never canonicalised is shown as sent (redacted); an allowed request always has a path
+  if (ctx.target === undefined && ctx.original === undefined && typeof request.raw?.url === 'string') ctx.original = recordedTarget(request.raw.url);
   const rec = buildRecord(ctx, request.id, request.method, ctx.ip ?? request.ip ?? '', status);
   const written = deps.audit.write(rec);
   deps.metrics.countAudit(written);

@@ -26,6 +26,8 @@ export interface RequestContext {
   /** the runtime (config) this request was decided with: a reload never changes it mid-request */
   runtime: Runtime;
   target?: CanonicalTarget;
+  /** what the record shows of a request target that was never canonicalised (recordedTarget in audit.ts) */
+  original?: string;
   rule?: CompiledRule;
   internal?: InternalRoute;
   /** upstream path and query exactly as decided (canonical path, accepted query only) */

@@ -32,6 +32,7 @@ const contexts = fc.record({
   ),
   token: opt(fc.record({ fingerprint: hex(16, 16), jti: opt(fc.oneof(text, fc.integer())), sub: opt(fc.oneof(text, fc.integer())) })),
   path: opt(text),
+  original: opt(text),
   upstreamStatus: opt(fc.integer({ min: 100, max: 599 })),
   upstreamMs: opt(fc.oneof(fc.double({ noNaN: false }), fc.constantFrom(0, -0, Infinity, 1e21, 1.5e-7))),
   fieldsRemoved: opt(fc.array(fc.tuple(text, fc.nat()), { maxLength: 4 })),
@@ -55,6 +56,7 @@ function contextOf(c: Generated): RequestContext {
   if (c.identity) ctx.identity = { ...c.identity, clearanceRank: 1, tokenExpiresAt: 0 } as RequestContext['identity'];
   if (c.token) ctx.token = { fingerprint: c.token.fingerprint, payload: { ...(c.token.jti !== undefined ? { jti: c.token.jti } : {}), ...(c.token.sub !== undefined ? { sub: c.token.sub } : {}) } };
   if (c.path !== undefined) ctx.target = { path: c.path } as RequestContext['target'];
+  if (c.original !== undefined) ctx.original = c.original;
   if (c.upstreamStatus !== undefined) ctx.upstreamStatus = c.upstreamStatus;
   if (c.upstreamMs !== undefined) ctx.upstreamMs = c.upstreamMs;
   if (c.fieldsRemoved !== undefined) ctx.fieldsRemoved = new Map(c.fieldsRemoved);
@@ -80,7 +82,7 @@ describe('requestRecordJson', () => {
       contextOf({
         hash: 'ab12', reasons: ['clearance_insufficient'], detail: 'a "quoted"\n\u0000 detail \ud800', rule: { id: 'om.tables', category: 'lineage' }, internal: undefined,
         identity: { subject: 'alice', nationality: 'NL', clearance: 'STG_GEHEIM', clearanceExpiresAt: 1_900_000_000_000, org: 'vendor', jti: 'j1' },
-        token: { fingerprint: '0123456789abcdef', jti: 'j1', sub: 'alice' }, path: '/api/v1/tables', upstreamStatus: 200, upstreamMs: 1.25,
+        token: { fingerprint: '0123456789abcdef', jti: 'j1', sub: 'alice' }, path: '/api/v1/tables', original: undefined, upstreamStatus: 200, upstreamMs: 1.25,
         fieldsRemoved: [['sampleData', 2]], responseBytes: 10, decision: 'deny', method: 'GET', ip: '127.0.0.1', requestId: 'r1', status: 403,
       }),
       'r1', 'GET', '127.0.0.1', 403,

@@ -129,7 +129,8 @@ export class Gateway {
       keys: this.keys.usable(),
       store: this.store.health().ok && !this.storeFailing(),
       audit: this.audit.healthy || !this.runtime.config.audit.failClosed,
-      draining: !this.draining,
+      // true while new requests are accepted; false once the gateway drains (every check reads true = fine)
+      accepting: !this.draining,
     };
     this.metrics.jwksUsable.set(checks.keys ? 1 : 0);
     this.metrics.storeUp.set({ backend: this.store.backend }, this.store.health().ok ? 1 : 0);

@@ -187,7 +187,7 @@ describe('authentication', () => {
     expect((await admin('GET', '/healthz', undefined, { token: null })).status).toBe(200);
     const ready = await admin('GET', '/readyz', undefined, { token: null });
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { keys: true, store: true, audit: true, draining: true } });
+    expect(ready.json()).toEqual({ status: 'ready', checks: { keys: true, store: true, audit: true, accepting: true } });
   });
 });
 

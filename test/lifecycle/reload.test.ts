@@ -112,7 +112,7 @@ describe('RunningGateway.close()', () => {
       (e: NodeJS.ErrnoException) => e.code,
     );
     expect(['ECONNREFUSED', 503]).toContain(fresh);
-    expect(g.gateway.readiness()).toMatchObject({ ready: false, checks: { draining: false } });
+    expect(g.gateway.readiness()).toMatchObject({ ready: false, checks: { accepting: false } });
     const res = await slow;
     expect(res.status).toBe(200);
     await closing;

@@ -10,8 +10,8 @@ import type { Gateway } from './gateway.js';
 import { newContext } from './pipeline/context.js';
 import { canonicalise } from './pipeline/canonicalise.js';
 import { EXPECTATION_REFUSED, screenMessage } from './pipeline/screen.js';
-import { checkQuery } from './pipeline/match.js';
-import { countAuthorization, type AuthResult } from './pipeline/authenticate.js';
+import { CREDENTIAL_QUERY_KEYS, checkQuery } from './pipeline/match.js';
+import { countAuthorization, otherCredential, type AuthResult } from './pipeline/authenticate.js';
 import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
@@ -185,7 +185,10 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   if (!c.ok) return void refuseEarly(gw, request, reply, 'path_rejected', c.detail, { status: c.status });
   ctx.target = c.target;
 
-  // 2. match
+  // 2. match. A credential in the query string is refused as such, whatever the endpoint accepts.
+  for (const key of c.target.query.keys()) {
+    if (CREDENTIAL_QUERY_KEYS.has(key.toLowerCase())) return void refuseEarly(gw, request, reply, 'token_invalid', 'credentials are accepted only as a bearer token in the Authorization header, never in the query string');
+  }
   if (c.target.path === WHOAMI_PATH) {
     if (request.method !== 'GET') return void refuseEarly(gw, request, reply, 'method_not_allowed', undefined, { headers: { allow: 'GET' } });
     if (c.target.query.size > 0) return void refuseEarly(gw, request, reply, 'query_not_allowed', 'whoami takes no query parameters');
@@ -209,6 +212,8 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   const auth = gw.authenticator;
   const extracted = auth.extract(request.headers.authorization, countAuthorization(request.raw.rawHeaders));
   if ('reason' in extracted) return void deny(gw, request, reply, extracted.reason, extracted.detail);
+  const other = otherCredential(request.headers);
+  if (other) return void deny(gw, request, reply, 'token_invalid', `the request carries ${other} besides the bearer token; send exactly one credential, in the Authorization header`);
   const cached = auth.verifyCached(extracted.token);
   if (cached) return afterVerify(gw, request, reply, cached);
   return auth.verify(extracted.token).then((verified) => afterVerify(gw, request, reply, verified));

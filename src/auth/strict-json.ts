@@ -59,3 +59,50 @@ export function findKeyProblem(text: string): string | null {
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
+
+const PLAIN_INTEGER_RE = /^-?\d+$/;
+
+/**
+ * Returns a description of the first number in raw JSON text that JSON.parse would turn into a whole number other
+ * than the one written — a whole number written with a fraction or an exponent (`2.0`, `1e3`, and
+ * `1.9999999999999999`, which parses to 2) or an integer beyond ±2^53, which it rounds — or null. Integer claims
+ * (times, clearance ranks) must mean exactly what the token says. Assumes parseable JSON, like findKeyProblem.
+ */
+export function findNumberProblem(text: string): string | null {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c) {
+          j += 2;
+          continue;
+        }
+        if (d === 0x22) break;
+        j++;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < n && isNumberChar(text.charCodeAt(j))) j++;
+      const literal = text.slice(i, j);
+      const value = Number(literal);
+      if (Number.isInteger(value) && !(PLAIN_INTEGER_RE.test(literal) && Number.isSafeInteger(value))) {
+        return `${shown(literal, 32)} is read as ${Number.isSafeInteger(value) ? value : 'a rounded number'}; write integers as plain digits within ±2^53`;
+      }
+      i = j;
+      continue;
+    }
+    i++;
+  }
+  return null;
+}
+
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+}

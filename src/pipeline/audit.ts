@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestAuditRecord } from '../observability/audit.js';
 import { methodLabel } from '../observability/metrics.js';
 import type { AuditDeps, RequestContext } from './context.js';
-import type { Identity } from '../policy/claims.js';
+import { isRecordableClaim, type Identity } from '../policy/claims.js';
 
 export type { AuditDeps } from './context.js';
 
@@ -35,18 +35,19 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
   }
   // a verified token refused on its claims still names its token id: analysts revoke and correlate by it
   const jti = id?.jti ?? ctx.token?.payload.jti;
-  if (typeof jti === 'string') mg.token_id = jti;
+  if (isRecordableClaim(jti)) mg.token_id = jti;
   if (ctx.token) mg.token_fingerprint = ctx.token.fingerprint;
   if (ctx.upstreamStatus !== undefined) mg.upstream_status = ctx.upstreamStatus;
   if (ctx.upstreamMs !== undefined) mg.upstream_ms = Math.round(ctx.upstreamMs * 1000) / 1000;
   if (ctx.fieldsRemoved && ctx.fieldsRemoved.size > 0) mg.fields_removed = Object.fromEntries(ctx.fieldsRemoved);
   if (ctx.responseBytes !== undefined) mg.response_bytes = ctx.responseBytes;
-  const subject = id?.subject ?? (typeof ctx.token?.payload.sub === 'string' ? ctx.token.payload.sub : undefined);
+  // a refused token's own claims are recorded only when they are text a log viewer can show as it is
+  const subject = id?.subject ?? (isRecordableClaim(ctx.token?.payload.sub) ? ctx.token.payload.sub : undefined);
   const rec: RequestAuditRecord = {
     '@timestamp': new Date().toISOString(),
     event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: allowed && status < 400 ? 'success' : 'failure', duration: durationNs },
     http: { request: { id: requestId, method: methodLabel(method) }, response: { status_code: status } },
-    url: ctx.target ? { path: ctx.target.path } : ctx.original !== undefined ? { path: null, original: ctx.original } : { path: null },
+    url: ctx.target ? { path: redactTokens(ctx.target.path) } : ctx.original !== undefined ? { path: null, original: ctx.original } : { path: null },
     source: { ip },
     metagate: mg,
   };
@@ -56,8 +57,16 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
 
 /** At most this many characters of a refused target are recorded. */
 export const ORIGINAL_MAX = 256;
-/** Something shaped like a JWT (header, payload, signature), or its first two parts. */
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?/g;
+/**
+ * Something shaped like a JWT (header, payload, signature), or its first two parts, with its dots written as they are
+ * or percent-encoded.
+ */
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]*(?:\.|%2[eE])[A-Za-z0-9_-]*(?:(?:\.|%2[eE])[A-Za-z0-9_-]*)?/g;
+
+/** A path as the record shows it: anything shaped like a token is replaced by [token] (a token pasted into a URL). */
+export function redactTokens(path: string): string {
+  return path.includes('eyJ') ? path.replace(JWT_LIKE, '[token]') : path;
+}
 
 /**
  * What the record shows of a request target the gateway never canonicalised (path_rejected, a refused message), so
@@ -71,7 +80,7 @@ export function recordedTarget(raw: string): string {
   const h = raw.indexOf('#');
   if (q !== -1) end = q;
   if (h !== -1 && h < end) end = h;
-  let path = raw.slice(0, end).replace(JWT_LIKE, '[token]');
+  let path = redactTokens(raw.slice(0, end));
   const cut = path.length > ORIGINAL_MAX;
   if (cut) path = path.slice(0, ORIGINAL_MAX);
   let out = '';

@@ -1,10 +1,11 @@
 // Stage 3: take the bearer token from the Authorization header only, verify it with pinned options, cache the result.
 
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config/types.js';
 import { KeysUnavailableError, type KeyStore } from '../auth/keystore.js';
-import { findKeyProblem } from '../auth/strict-json.js';
+import { findKeyProblem, findNumberProblem } from '../auth/strict-json.js';
 import { shown } from '../errors.js';
 import type { DenyReason } from '../policy/reasons.js';
 
@@ -12,7 +13,7 @@ export interface VerifiedToken {
   payload: Record<string, unknown>;
   /** the signing key id, for the audit trail */
   kid?: string;
-  /** SHA-256 of the token, hex, first 16 chars: lets analysts correlate records without storing the token */
+  /** fingerprintOf(token): lets analysts correlate records without storing the token */
   fingerprint: string;
 }
 
@@ -36,6 +37,35 @@ interface CacheEntry {
 }
 
 const deny = (reason: DenyReason, detail: string): AuthResult => ({ ok: false, reason, detail });
+
+/**
+ * Headers that carry a credential in other deployments (proxies, cloud load balancers, API gateways, DPoP). The gateway
+ * reads none of them; sent with the bearer token they make the request's identity ambiguous, so it is refused.
+ */
+const OTHER_CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'proxy-authorization', 'dpop', 'x-api-key', 'x-auth-token', 'x-access-token', 'x-id-token', 'x-jwt-assertion',
+  'x-forwarded-access-token', 'x-forwarded-id-token', 'x-forwarded-authorization', 'x-auth-request-access-token',
+  'x-amzn-oidc-accesstoken', 'x-amzn-oidc-data', 'x-amzn-oidc-identity', 'x-goog-iap-jwt-assertion',
+  'x-ms-token-aad-access-token', 'x-ms-token-aad-id-token',
+]);
+/** A cookie named like a credential, or any cookie value shaped like a JWT. */
+const CREDENTIAL_COOKIE_RE = /(?:^|;)\s*(?:access[_-]?token|id[_-]?token|refresh[_-]?token|token|jwt|auth|authorization|bearer|oauth[_-]?token|session[_-]?token)\s*=/i;
+const JWT_SHAPED_RE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\./;
+
+/**
+ * A second credential sent with the bearer token (DESIGN §3: the token comes from the Authorization header only, and
+ * more than one credential is refused, not ignored): what it is, for the refusal, or null. Header names and the
+ * cookie's shape only; the value is never echoed.
+ */
+export function otherCredential(headers: IncomingHttpHeaders): string | null {
+  for (const name in headers) if (OTHER_CREDENTIAL_HEADERS.has(name)) return `a ${name} header`;
+  const cookie = headers.cookie;
+  if (cookie !== undefined) {
+    const text = Array.isArray(cookie) ? cookie.join(';') : cookie;
+    if (CREDENTIAL_COOKIE_RE.test(text) || JWT_SHAPED_RE.test(text)) return 'a cookie carrying a token';
+  }
+  return null;
+}
 
 /** Count Authorization headers on the raw request: a second credential is refused, not ignored. */
 export function countAuthorization(rawHeaders: readonly string[]): number {
@@ -131,7 +161,7 @@ export class Authenticator {
     if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return deny('token_invalid', 'the token must carry numeric "exp" and "iat" claims');
     if (payload.exp > MAX_NUMERIC_DATE) return deny('token_invalid', 'the token\'s "exp" claim lies beyond the year 9999');
     // the payload is shared by every request that presents this token (cache): no later stage may change it
-    const token_: VerifiedToken = { payload: deepFreeze(payload) as Record<string, unknown>, fingerprint: createHash('sha256').update(token).digest('hex').slice(0, 16) };
+    const token_: VerifiedToken = { payload: deepFreeze(payload) as Record<string, unknown>, fingerprint: fingerprintOf(token) };
     if (kid !== undefined) token_.kid = kid;
     if (this.cfg.cacheSize > 0) {
       if (this.cache.size >= this.cfg.cacheSize) {
@@ -160,7 +190,10 @@ export class Authenticator {
     if (token.length > this.cfg.maxTokenBytes) return deny('token_invalid', `the token is larger than ${this.cfg.maxTokenBytes} bytes`);
     const parts = token.split('.');
     if (parts.length !== 3) return deny('token_invalid', 'the token is not a signed JWT (header.payload.signature); encrypted or malformed tokens are refused');
-    const [h, p] = parts as [string, string, string];
+    const [h, p, sig] = parts as [string, string, string];
+    // one token, one text: a segment whose last character carries stray bits decodes like its canonical twin, so the
+    // same signed token could be presented (and fingerprinted) in several spellings
+    if (!canonicalBase64url(h) || !canonicalBase64url(p) || !canonicalBase64url(sig)) return deny('token_invalid', 'the token is not canonical base64url');
     let headerText: string;
     let payloadText: string;
     try {
@@ -181,6 +214,8 @@ export class Authenticator {
     if (hp) return deny('token_invalid', `the token header is ambiguous: ${hp}`);
     const pp = findKeyProblem(payloadText);
     if (pp) return deny('token_invalid', `the token payload is ambiguous: ${pp}`);
+    const np = findNumberProblem(headerText) ?? findNumberProblem(payloadText);
+    if (np) return deny('token_invalid', `the token carries an ambiguous number: ${np}`);
     for (const name of FORBIDDEN_HEADER_PARAMS) {
       if (Object.hasOwn(header, name)) return deny('token_invalid', `the token header parameter "${name}" is not accepted`);
     }
@@ -192,6 +227,20 @@ export class Authenticator {
 
 const PROBLEM_MISSING = 'send an access token from the identity provider as "Authorization: Bearer <token>"';
 const PROBLEM_IAT_FUTURE = 'the access token says it was issued in the future; check the clocks or request a new token';
+
+/** Whether a base64url segment is the one spelling its bytes have (no padding, no stray bits in the last character). */
+function canonicalBase64url(segment: string): boolean {
+  return segment.length % 4 !== 1 && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+}
+
+/**
+ * The token's fingerprint: SHA-256 over its signed part (header.payload), hex, first 16 characters. Over the signed
+ * part, not the whole text, because an ECDSA signature has a second valid form (s and n − s): one signed token, one
+ * fingerprint, however its signature is written.
+ */
+export function fingerprintOf(token: string): string {
+  return createHash('sha256').update(token.slice(0, token.lastIndexOf('.'))).digest('hex').slice(0, 16);
+}
 
 /** Freeze a parsed JSON value all the way down (it has no cycles). */
 function deepFreeze<T>(v: T): T {

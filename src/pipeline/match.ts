@@ -105,6 +105,13 @@ export function checkQuery(rule: CompiledRule, query: ReadonlyMap<string, string
   return { ok: true, upstreamQuery: out };
 }
 
+/**
+ * Query keys that name a credential (compared in lower case). A request that carries one is refused as a second or
+ * misplaced credential whatever the endpoint accepts — a token in a URL ends up in logs, histories and referrers — and
+ * no rule may accept one.
+ */
+export const CREDENTIAL_QUERY_KEYS: ReadonlySet<string> = new Set(['access_token', 'id_token', 'refresh_token', 'token', 'jwt', 'bearer', 'authorization', 'auth', 'api_key', 'apikey']);
+
 const INT_RE = /^(0|-?[1-9][0-9]{0,15})$/;
 
 function compileQuerySpec(spec: QuerySpec): { check?: QueryCheck; error?: string } {
@@ -208,6 +215,7 @@ export function compileRoutes(input: CompileRoutesInput): { table?: RouteTable; 
         ruleErrors.push(`${where}.query.${key}: give exactly one of enum, list, int, pattern, bool (got ${kinds.join(', ') || 'none'})`);
         continue;
       }
+      if (CREDENTIAL_QUERY_KEYS.has(key.toLowerCase())) ruleErrors.push(`${where}.query.${key}: names a credential; credentials are accepted only in the Authorization header, never in the query string`);
       if ('max' in spec && !('list' in spec)) ruleErrors.push(`${where}.query.${key}.max: only applies to list`);
       const { check, error } = compileQuerySpec(spec);
       if (error || !check) ruleErrors.push(`${where}.query.${key}: ${error}`);

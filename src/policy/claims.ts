@@ -138,6 +138,15 @@ export function parseClearanceExpiry(value: unknown): number | null {
  */
 const SUBJECT_REFUSED = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 
+/**
+ * Whether a claim's text may be shown and recorded: a non-empty string of at most 256 characters without the
+ * characters SUBJECT_REFUSED names. Applies to every claim the gateway writes into the audit trail or sends on (sub,
+ * jti, org); a token whose claim fails it is refused, and the record does not carry the text.
+ */
+export function isRecordableClaim(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 && !SUBJECT_REFUSED.test(value);
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (Array.isArray(value)) return 'an array';
@@ -158,7 +167,7 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
   // subject
   const sub = own(payload, cfg.claims.subject);
   let subject: string | undefined;
-  if (typeof sub === 'string' && sub.length > 0 && sub.length <= 256 && !SUBJECT_REFUSED.test(sub)) {
+  if (isRecordableClaim(sub)) {
     subject = sub;
     pass('subject', `subject ${shown(sub, 128)}`);
   } else if (typeof sub === 'string' && sub.length > 0) {
@@ -223,6 +232,8 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
   const orgRaw = own(payload, cfg.claims.org);
   if (orgRaw !== undefined && typeof orgRaw !== 'string') {
     fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is ${describe(orgRaw)}; a string is required`);
+  } else if (typeof orgRaw === 'string' && !isRecordableClaim(orgRaw)) {
+    fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is empty, longer than 256 characters or contains control, format or line-separator characters or an unpaired surrogate`);
   } else if (typeof orgRaw === 'string') {
     if (policy.orgs.size > 0 && !policy.orgs.has(orgRaw)) fail('org', 'org_not_allowed', `organisation ${shown(orgRaw, 64)} is not allowed`);
     else {
@@ -233,8 +244,8 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
 
   const jtiRaw = own(payload, 'jti');
   const tokenExp = own(payload, 'exp');
-  if (jtiRaw !== undefined && (typeof jtiRaw !== 'string' || jtiRaw.length === 0 || jtiRaw.length > 256)) {
-    fail('jti', 'token_invalid', 'the "jti" claim must be a non-empty string');
+  if (jtiRaw !== undefined && !isRecordableClaim(jtiRaw)) {
+    fail('jti', 'token_invalid', typeof jtiRaw === 'string' && jtiRaw.length > 0 ? 'the "jti" claim is longer than 256 characters or contains control, format or line-separator characters or an unpaired surrogate' : 'the "jti" claim must be a non-empty string');
   }
 
   if (denials.length > 0 || subject === undefined || nationality === undefined || clearance === undefined || clearanceExpiresAt === undefined) {

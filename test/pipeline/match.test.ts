@@ -185,6 +185,15 @@ const rule = (path: string, extra: Partial<RuleConfig> = {}): RuleConfig => ({ i
 const compile = (rules: RuleConfig[], params: ReadonlyMap<string, string> = PARAMS) =>
   compileRoutes({ rules: rules.map((r, i) => ({ rule: r, where: `rules[${i}]` })), params, filters: FILTERS });
 
+describe('compileRoutes: credentials', () => {
+  it.each(['access_token', 'Token', 'JWT', 'api_key'])('a query key named %s is refused at config time (credentials never travel in a query string)', (key) => {
+    recordCases(CLASS.matchUnit, 1);
+    const { table, errors } = compile([rule('/x', { query: { [key]: { pattern: '^.*$' } } })]);
+    expect(table).toBeUndefined();
+    expect(errors.join('\n')).toMatch(new RegExp(`query\\.${key}: names a credential`));
+  });
+});
+
 describe('compileRoutes: static and parameter segments', () => {
   it('a static segment and a parameter that cannot match it live side by side; each path finds its own rule', () => {
     recordCases(CLASS.matchUnit, 1);

@@ -224,7 +224,6 @@ describe('class 3: header tricks', () => {
     ['all X-Forwarded-* at once', [['X-Forwarded-For', '127.0.0.1'], ['X-Forwarded-Host', 'localhost'], ['X-Forwarded-Proto', 'http']]],
     ['Forwarded', [['Forwarded', 'for=127.0.0.1;host=internal.example;proto=https']]],
     ['Cookie with a session', [['Cookie', 'JSESSIONID=stolen; om_session=x']]],
-    ['Proxy-Authorization', [['Proxy-Authorization', 'Basic YWRtaW46YWRtaW4=']]],
     ['Connection: authorization (strip the credential?)', [['Connection', 'close, authorization']]],
     ['Connection: x-request-id', [['Connection', 'close, x-request-id']]],
     ['Connection: host, accept-encoding, user-agent', [['Connection', 'close, host, accept-encoding, user-agent']]],
@@ -276,9 +275,15 @@ describe('class 3: header tricks', () => {
     expect(o.records[0]!.metagate.detail).toContain('more than one Authorization header');
   });
 
-  it('Authorization and a bearer in a cookie: only the header counts, the cookie never travels', async () => {
+  // DESIGN §3: more than one credential is refused, not ignored (test/security/credential-edges.test.ts has more)
+  it('Authorization and a bearer in a cookie: two credentials → 401 token_invalid', async () => {
     recordCases(CLASS.header, 1);
-    expectCleanForward(await send({ headers: [['Cookie', `access_token=${bearer.slice(7)}`]] }));
+    expectRefused(await send({ headers: [['Cookie', `access_token=${bearer.slice(7)}`]] }), 401, 'token_invalid');
+  });
+
+  it('Authorization and Proxy-Authorization: two credentials → 401 token_invalid', async () => {
+    recordCases(CLASS.header, 1);
+    expectRefused(await send({ headers: [['Proxy-Authorization', 'Basic YWRtaW46YWRtaW4=']] }), 401, 'token_invalid');
   });
 
   it('a token only in a cookie → 401 token_missing', async () => {

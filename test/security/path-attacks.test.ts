@@ -155,7 +155,7 @@ const queryRefused: Array<[string, string, number, string]> = [
   ['fields=columns,columns', `${T}?fields=columns,columns`, 403, 'query_value_not_allowed'],
   ['fields=sampleData with %2C', `${T}?fields=columns%2CsampleData`, 403, 'query_value_not_allowed'],
   ['raw search DSL on search lineage', `/api/v1/lineage/getLineage?fqn=${DEMO_TABLE_FQN}&query_filter=%7B%7D`, 400, 'query_not_allowed'],
-  ['token in the query', `${T}?access_token=x`, 400, 'query_not_allowed'],
+  ['token in the query (a credential, refused as such)', `${T}?access_token=x`, 401, 'token_invalid'],
 ];
 
 // ------------------------------------------------------------------------------------------ allowed, but tricked

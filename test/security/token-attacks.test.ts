@@ -216,9 +216,9 @@ describe('token attacks through the gateway', () => {
     recordCases(TOKEN_CLASS, 1);
   });
 
-  it('a token in the query string is never read: the unknown query key is refused before authentication', async () => {
+  it('a token in the query string is never read: refused as a misplaced credential before authentication', async () => {
     const o = await send({}, `${PATH}?access_token=${await h.token('geheim')}`);
-    expectRefused(o, 400, 'query_not_allowed');
+    expectRefused(o, 401, 'token_invalid');
     recordCases(TOKEN_CLASS, 1);
   });
 

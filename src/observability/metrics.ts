@@ -12,7 +12,7 @@ export function methodLabel(method: string): MethodLabel {
   return (METHOD_SET.has(method) ? method : 'OTHER') as MethodLabel;
 }
 
-export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'status_5xx', 'status_other', 'redirect', 'not_json', 'encoded', 'too_large', 'bad_json', 'shape', 'other'] as const;
+export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'status_5xx', 'status_other', 'redirect', 'not_json', 'encoded', 'too_large', 'bad_json', 'shape', 'other'] as const;
 export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
 /** The reasons the authenticate stage can give (a subset of DENY_REASONS). */

@@ -26,6 +26,7 @@ const KIND_DETAIL: Readonly<Record<UpstreamErrorKind, string>> = {
   connect: 'the upstream could not be reached',
   timeout: 'the upstream did not finish its answer in time',
   reset: 'the upstream connection broke before the answer was complete',
+  protocol: 'the upstream answered with a message that is not valid HTTP/1.1',
   status_5xx: 'the upstream answered with a server error status',
   status_other: 'the upstream answered with a status the gateway does not pass on',
   redirect: 'the upstream answered with a redirect, which is never followed or passed on',
@@ -44,7 +45,7 @@ function rejectResponse(request: FastifyRequest, reply: FastifyReply, kind: Upst
   // while the answer is being sent.
   request.mg.detail = note ? `${KIND_DETAIL[kind]} (${note})` : KIND_DETAIL[kind];
   if (kind === 'timeout') refuse(request, reply, 'upstream_timeout');
-  else if (kind === 'status_5xx' || kind === 'status_other' || kind === 'reset' || kind === 'connect') refuse(request, reply, 'upstream_error');
+  else if (kind === 'status_5xx' || kind === 'status_other' || kind === 'reset' || kind === 'connect' || kind === 'protocol') refuse(request, reply, 'upstream_error');
   else refuse(request, reply, 'response_rejected');
 }
 

@@ -12,7 +12,7 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
 
 /** `shutdown`: the gateway cut the exchange because it is stopping (vendor.shutdownGraceMs is over). */
-export type ForwardFailureKind = 'timeout' | 'connect' | 'reset' | 'too_large' | 'shutdown';
+export type ForwardFailureKind = 'timeout' | 'connect' | 'reset' | 'protocol' | 'too_large' | 'shutdown';
 
 /** The upstream's answer: its status and headers, and its body when the caller asked for it (null otherwise). */
 export interface UpstreamAnswer {
@@ -212,6 +212,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 function classify(err: unknown): ForwardFailureKind {
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError) return 'timeout';
   const code = (err as NodeJS.ErrnoException).code ?? '';
+  // the upstream answered, but not in HTTP/1.1 undici can read (bad framing, duplicate or malformed Content-Length,
+  // obs-fold, bare LF, oversized head, garbage, a 100 Continue nobody asked for, an upgrade): it was reached, so not
+  // "connect", and its answer broke no connection, so not "reset" (which is sent once more)
+  // (llhttp frames the body by Content-Length, so a body that does not match it means two disagreeing headers)
+  if (err instanceof undiciErrors.HTTPParserError || code.startsWith('HPE_') || code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'protocol';
+  if (code === 'UND_ERR_SOCKET' && (err as Error).message.startsWith('bad ')) return 'protocol';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'reset';
   return 'connect';
 }

@@ -164,6 +164,34 @@ describe('upstream faults', () => {
     await expectAll(1, 200, null);
   });
 
+  // The upstream was reached and answered, but not in HTTP/1.1 undici can read: recorded as such (kind "protocol"),
+  // not as "could not be reached", and not sent a second time as a broken connection would be.
+  it.each<[string, string]>([
+    ['two different Content-Length headers', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}'],
+    ['a Content-Length with a sign', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: +2\r\n\r\n{}'],
+    ['an obs-folded header', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\n{}'],
+    ['an HTTP/2 status line', 'HTTP/2 200\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'],
+    ['a 100 Continue nobody asked for, then the answer', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'],
+  ])('%s → 502 upstream_error, recorded as an invalid answer, sent once', async (_d, bytes) => {
+    const before = await upstreamErrors('protocol');
+    let requests = 0;
+    front.raw = (socket) => {
+      socket.once('data', () => {
+        requests++;
+        socket.end(bytes);
+      });
+    };
+    front.cut(); // pooled HTTP connections would bypass the raw mode
+    try {
+      const l = await expectAll(1, 502, 'upstream_error', 2_000);
+      expect(l.records()[0]!.metagate.detail).toBe('the upstream answered with a message that is not valid HTTP/1.1');
+      expect(requests).toBe(1);
+      expect(await upstreamErrors('protocol')).toBe(before + 1);
+    } finally {
+      front.raw = null;
+    }
+  });
+
   it('upstream 503 with an HTML error page → 502 upstream_error, the page is not echoed', async () => {
     front.handler = (_req, res) => void res.writeHead(503, { 'content-type': 'text/html' }).end('<h1>CANARY-5XX db at 10.1.2.3 down</h1>');
     const l = await expectAll(2, 502, 'upstream_error', 2_000);

@@ -147,19 +147,26 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
 }
 
 /**
- * The exact syntax each passed header must have: an entity tag (RFC 9110 §8.8.3), an IMF-fixdate (§5.6.7), a list of
- * language tags with a 2–3 letter primary subtag (RFC 5646). A value of any other shape — a host name or an address
- * in Last-Modified, free text in Content-Language — is dropped, not passed.
+ * The exact syntax each passed header must have. Narrower than the RFCs on purpose: a passed header must not be able
+ * to carry an internal host name, an address or a credential, so
+ * - an entity tag (RFC 9110 §8.8.3) is at most 64 characters of letters, digits and `+ / = _ . -` — a hash, a
+ *   base64 value or a version number — and not an IPv4 address or a dotted host name;
+ * - Last-Modified is an IMF-fixdate (§5.6.7);
+ * - Content-Language is a list of language tags made of a 2–3 letter language, an optional 4-letter script and an
+ *   optional 2-letter or 3-digit region (RFC 5646), without variants, extensions or private-use subtags (free text).
+ * A value of any other shape is dropped, not passed.
  */
 const HEADER_SYNTAX: Readonly<Record<(typeof RESPONSE_HEADER_ALLOWLIST)[number], RegExp>> = {
-  etag: /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/,
+  etag: /^(W\/)?"[A-Za-z0-9+/=_.-]{1,64}"$/,
   'last-modified': /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/,
-  'content-language': /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}( ?, ?[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}){0,7}$/,
+  'content-language': /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-\d{3})?( ?, ?[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-\d{3})?){0,7}$/,
 };
+/** An entity tag that looks like an IPv4 address or a dotted host name (a letter on both sides of a dot). */
+const ETAG_LOOKS_LIKE_A_HOST = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[A-Za-z][A-Za-z0-9-]*\.[A-Za-z]/;
 
 function copyAllowedHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {
   for (const name of RESPONSE_HEADER_ALLOWLIST) {
     const v = header(headers, name);
-    if (typeof v === 'string' && v.length <= 256 && HEADER_SYNTAX[name].test(v)) reply.header(name, v);
+    if (typeof v === 'string' && v.length <= 256 && HEADER_SYNTAX[name].test(v) && !(name === 'etag' && ETAG_LOOKS_LIKE_A_HOST.test(v))) reply.header(name, v);
   }
 }

@@ -41,6 +41,19 @@ function tooDeep(maxDepth: number): FilterRejection {
   return new FilterRejection(`response nested deeper than ${maxDepth} levels`);
 }
 
+/**
+ * A number JSON.parse cannot have read exactly: beyond ±2^53 integers are rounded (9007199254740993 → …992,
+ * 1234567890123456789 → …800) and past the double range a value is Infinity, which JSON.stringify writes as null.
+ * Re-serialising must not change what the platform said, so an answer holding one is refused, not rounded.
+ */
+function inexactNumber(v: unknown): boolean {
+  return typeof v === 'number' && (v > Number.MAX_SAFE_INTEGER || v < -Number.MAX_SAFE_INTEGER);
+}
+
+function inexact(): FilterRejection {
+  return new FilterRejection('a number beyond ±2^53, which JSON cannot carry exactly');
+}
+
 /** Set an own enumerable property even for the key "__proto__" (plain assignment would replace the prototype). */
 function setOwn(obj: Record<string, unknown>, key: string, v: unknown): void {
   if (key === '__proto__') Object.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true });
@@ -125,7 +138,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
         if (v !== null && typeof v === 'object') {
           const w = walk(v, parentKey, removed, depth + 1, maxDepth);
           if (w !== v) value[i] = w;
-        }
+        } else if (inexactNumber(v)) throw inexact();
       }
       return value;
     }
@@ -155,7 +168,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
           // an own data property: assignment never reaches a prototype setter, even for "__proto__"
           if (out === undefined) rec[key] = w;
         }
-      }
+      } else if (inexactNumber(v)) throw inexact();
       if (out !== undefined) setOwn(out, key, v);
     }
     return out ?? rec;
@@ -168,6 +181,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
       mode: 'deny' as const,
       entries: Object.freeze([...fields]),
       apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown {
+        if (inexactNumber(value)) throw inexact();
         return value !== null && typeof value === 'object' ? walk(value, null, removed, 1, maxDepth) : value;
       },
 
@@ -232,13 +246,17 @@ function compileAllow(name: string, fields: string[]): { filter?: CompiledFilter
 
   const apply = (value: unknown, node: ShapeNode, removed: Map<string, number>, depth: number, maxDepth: number): unknown => {
     if (value === null || typeof value !== 'object') {
+      if (inexactNumber(value)) throw inexact();
       if (node.leaf || value === null) return value;
       throw new FilterRejection(`expected ${node.items ? 'an array' : 'an object'} at "${node.path}"`);
     }
     // value is a container: it adds a level
     if (depth > maxDepth) throw tooDeep(maxDepth);
     if (node.leaf) {
-      if (Array.isArray(value) && value.every(isScalar)) return value;
+      if (Array.isArray(value) && value.every(isScalar)) {
+        if (value.some(inexactNumber)) throw inexact();
+        return value;
+      }
       throw new FilterRejection(`unexpected structure at "${node.path}"`);
     }
     if (node.items) {

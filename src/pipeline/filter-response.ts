@@ -138,8 +138,15 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     rejectResponse(request, reply, err instanceof FilterRejection ? 'shape' : 'other', deps, err instanceof FilterRejection ? err.message : undefined);
     return;
   }
+  const bytes = Buffer.byteLength(out);
+  // JSON.stringify can write a number longer than it was sent (1e20 → 21 digits): the answer the vendor gets is held
+  // to the same cap as the one the platform sent
+  if (bytes > cfg.maxResponseBytes) {
+    rejectResponse(request, reply, 'too_large', deps, `limit ${cfg.maxResponseBytes} bytes, ${bytes} bytes once re-serialised`);
+    return;
+  }
   ctx.fieldsRemoved = removed;
-  ctx.responseBytes = Buffer.byteLength(out);
+  ctx.responseBytes = bytes;
   deps.metrics?.countRemoved(removed);
   applySecurityHeaders(reply);
   copyAllowedHeaders(reply, res.headers);

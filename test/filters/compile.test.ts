@@ -450,3 +450,29 @@ describe('compileFilter errors', () => {
     expect(compileFilter('f', { mode: 'allow', fields: ['id', '[].name'] }).errors.join()).toMatch(/top level/);
   });
 });
+
+// ---------------------------------------------------------------- numbers JSON cannot carry exactly
+
+// Review finding: 9007199254740993 reached the vendor as …992 and 1e400 as null. The filter refuses an answer that
+// holds a number beyond ±2^53 (rounded, or Infinity) wherever it would be passed on; what it removes is not checked.
+describe('numbers beyond ±2^53', () => {
+  const filters: Array<[string, CompiledFilter]> = [
+    ['deny', deny('sampleData')],
+    ['allow', allow('id', 'n', 'list[]', 'rows[].n', 'nested.n')],
+  ];
+  it.each(filters)('%s mode refuses them in objects, arrays and arrays of scalars', (_m, f) => {
+    for (const body of ['{"n":9007199254740993}', '{"n":-9007199254740993}', '{"n":1e400}', '{"n":-1e400}', '{"list":[1,12345678901234567890]}', '{"rows":[{"n":1e300}]}', '{"nested":{"n":9007199254740992}}']) {
+      expect(rejection(() => run(f, body)).message, body).toBe('a number beyond ±2^53, which JSON cannot carry exactly');
+    }
+  });
+
+  it.each(filters)('%s mode passes the largest exact integers and ordinary numbers unchanged', (_m, f) => {
+    const body = '{"n":9007199254740991,"list":[-9007199254740991,0.1,1.5e-7,0],"rows":[{"n":1700000000000}],"nested":{"n":2.5}}';
+    expect(run(f, body).out).toEqual(JSON.parse(body));
+  });
+
+  it('a top-level number beyond the range is refused too; a denied subtree is not checked (it is never sent)', () => {
+    expect(rejection(() => run(deny('sampleData'), '1e400')).message).toMatch(/beyond ±2\^53/);
+    expect(run(deny('sampleData'), '{"id":1,"sampleData":{"rows":[[9007199254740993]]}}').out).toEqual({ id: 1 });
+  });
+});

@@ -46,7 +46,8 @@ const treeArb = fc.letrec<{ tree: Tree }>((tie) => ({
   tree: fc.oneof(
     { depthSize: 'medium', maxDepth: 9, withCrossShrink: true },
     { arbitrary: fc.oneof(fc.constantFrom(...STRING_VALUES), fc.string({ maxLength: 6 })).map((v): Tree => ({ t: 'str', v })), weight: 1 },
-    { arbitrary: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })).map((v): Tree => ({ t: 'num', v })), weight: 1 },
+    // within ±2^53: numbers beyond it are refused (compile.test.ts › numbers beyond ±2^53; the property below)
+    { arbitrary: fc.oneof(fc.integer(), fc.double({ noNaN: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER })).map((v): Tree => ({ t: 'num', v })), weight: 1 },
     { arbitrary: fc.constantFrom('true', 'false', 'null').map((v): Tree => ({ t: 'lit', v: v as 'true' | 'false' | 'null' })), weight: 1 },
     { arbitrary: fc.array(fc.tuple(keyArb, tie('tree')), { maxLength: 5 }).map((entries): Tree => ({ t: 'obj', entries })), weight: 4 },
     { arbitrary: fc.array(tie('tree'), { maxLength: 4 }).map((items): Tree => ({ t: 'arr', items })), weight: 2 },
@@ -215,6 +216,18 @@ describe('deny filter properties', () => {
       { numRuns: NUM_RUNS },
     );
     recordGenerated(NUM_RUNS);
+  });
+
+  it('refuses every answer that would pass on a number beyond ±2^53, wherever it sits (1,000 runs)', () => {
+    const { filter } = compileFilter('n', { mode: 'deny', fields: ['zzz'] });
+    fc.assert(
+      fc.property(treeArb, fc.constantFrom('9007199254740993', '-1e400', '1e21', '12345678901234567890'), fc.nat(3), (tree, big, where) => {
+        const text = [`{"k":${toJson(tree)},"big":${big}}`, `[${toJson(tree)},${big}]`, `{"a":{"b":[${big}]},"k":${toJson(tree)}}`, big][where]!;
+        expect(() => filter!.apply(JSON.parse(text), new Map(), 64)).toThrow(FilterRejection);
+      }),
+      { numRuns: 1_000 },
+    );
+    recordGenerated(1_000);
   });
 
   it('refuses exactly the trees nested deeper than maxDepth (1,200 runs)', () => {

@@ -33,7 +33,7 @@ const TRICKY_HEADERS: Record<string, string> = {
   'x-http-method-override': 'DELETE',
   'x-method-override': 'PUT',
   te: 'trailers',
-  'proxy-authorization': 'Basic dmVuZG9yOnNlY3JldA==',
+  // (Proxy-Authorization is a second credential: refused, not stripped — credential-edges.test.ts)
   'x-real-ip': '10.0.0.1',
   'x-vendor-secret': 'do-not-forward',
 };
@@ -79,7 +79,7 @@ const CASES: Case[] = [
   { name: 'POST with an override header', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}`, method: 'POST', headers: { 'x-http-method-override': 'GET' }, expect: refused('method_not_allowed', 405) },
   { name: '_method query key', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}?_method=DELETE`, expect: refused('path_rejected', 400) },
   { name: 'method query key', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}?method=DELETE`, expect: refused('query_not_allowed', 400) },
-  { name: 'access_token in the query', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}?access_token=abc`, expect: refused('query_not_allowed', 400) },
+  { name: 'access_token in the query', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}?access_token=abc`, expect: refused('token_invalid', 401) },
   { name: 'unknown query key', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}?query_filter=%7B%7D`, expect: refused('query_not_allowed', 400) },
   { name: 'repeated query key', persona: 'geheim', target: `/api/v1/tables/${TABLE_ID}?fields=columns&fields=sampleData`, expect: refused('path_rejected', 400) },
   { name: 'depth out of range', persona: 'geheim', target: `/api/v1/lineage/table/${TABLE_ID}?upstreamDepth=9`, expect: refused('query_value_not_allowed', 403) },

@@ -265,6 +265,24 @@ describe('size limits and broken bodies', () => {
     expectRefused(await probe(chunked), 'response_rejected', /larger than/);
   });
 
+  // Review finding: re-serialising changed numbers (9007199254740993 → …992, 1e400 → null) and could grow the answer
+  // past the cap (1e15 is 4 characters sent and 16 re-serialised)
+  it.each<[string, string]>([
+    ['an integer beyond 2^53', '{"name":"customers","rowCount":9007199254740993}'],
+    ['a 19-digit id', '{"name":"customers","snowflakeId":1234567890123456789}'],
+    ['a number past the double range', '{"name":"customers","x":1e400}'],
+  ])('an answer holding %s is refused, not rounded', async (_d, body) => {
+    const p = await probe(json(body));
+    expectRefused(p, 'response_rejected', /beyond ±2\^53/);
+  });
+
+  it('an answer that re-serialises larger than maxResponseBytes is refused', async () => {
+    const items = Math.ceil(CAP / 16) + 1; // "1e15," is 5 bytes sent, "1000000000000000," 17 re-serialised
+    const body = `{"name":"customers","n":[${Array(items).fill('1e15').join(',')}]}`;
+    expect(Buffer.byteLength(body)).toBeLessThan(CAP);
+    expectRefused(await probe(json(body)), 'response_rejected', /once re-serialised/);
+  });
+
   /** 50 MB of a JSON array, streamed in 64 KiB chunks, with or without a content-length. */
   const fiftyMegabytes =
     (declared: boolean, sent: { bytes: number }, prefix = ''): UpstreamHandler =>

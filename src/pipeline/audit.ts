@@ -5,6 +5,7 @@ import type { RequestAuditRecord } from '../observability/audit.js';
 import { methodLabel } from '../observability/metrics.js';
 import type { AuditDeps, RequestContext } from './context.js';
 import { isRecordableClaim, type Identity } from '../policy/claims.js';
+import { JWT_SHAPED, redactJwts } from '../auth/token-shape.js';
 
 export type { AuditDeps } from './context.js';
 
@@ -47,7 +48,7 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
     '@timestamp': new Date().toISOString(),
     event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: allowed && status < 400 ? 'success' : 'failure', duration: durationNs },
     http: { request: { id: requestId, method: methodLabel(method) }, response: { status_code: status } },
-    url: ctx.target ? { path: redactTokens(ctx.target.path) } : ctx.original !== undefined ? { path: null, original: ctx.original } : { path: null },
+    url: ctx.target ? { path: redactJwts(ctx.target.path) } : ctx.original !== undefined ? { path: null, original: ctx.original } : { path: null },
     source: { ip },
     metagate: mg,
   };
@@ -55,18 +56,11 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
   return rec;
 }
 
-/** At most this many characters of a refused target are recorded. */
+/** At most this many characters of a refused target are recorded (each may be written as up to four %XX). */
 export const ORIGINAL_MAX = 256;
-/**
- * Something shaped like a JWT (header, payload, signature), or its first two parts, with its dots written as they are
- * or percent-encoded.
- */
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]*(?:\.|%2[eE])[A-Za-z0-9_-]*(?:(?:\.|%2[eE])[A-Za-z0-9_-]*)?/g;
-
-/** A path as the record shows it: anything shaped like a token is replaced by [token] (a token pasted into a URL). */
-export function redactTokens(path: string): string {
-  return path.includes('eyJ') ? path.replace(JWT_LIKE, '[token]') : path;
-}
+/** Percent-encoded unreserved characters (RFC 3986 §2.3), decoded only to look for a token hidden by encoding. */
+const ENCODED_UNRESERVED_RE = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/g;
+const USERINFO_RE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@]*@/;
 
 /**
  * What the record shows of a request target the gateway never canonicalised (path_rejected, a refused message), so
@@ -80,7 +74,7 @@ export function recordedTarget(raw: string): string {
   const h = raw.indexOf('#');
   if (q !== -1) end = q;
   if (h !== -1 && h < end) end = h;
-  let path = redactTokens(raw.slice(0, end));
+  let path = raw.slice(0, end);
   const cut = path.length > ORIGINAL_MAX;
   if (cut) path = path.slice(0, ORIGINAL_MAX);
   let out = '';
@@ -95,6 +89,10 @@ export function recordedTarget(raw: string): string {
       for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
     }
   }
+  // an absolute-form target's user:password@ is a credential as much as a query's token is
+  out = redactJwts(out.replace(USERINFO_RE, '$1[userinfo not recorded]@'));
+  // a token hidden by percent-encoding its letters is still a token: then the whole path is withheld
+  if (out.includes('%') && JWT_SHAPED.test(out.replace(ENCODED_UNRESERVED_RE, (e) => String.fromCharCode(parseInt(e.slice(1), 16))))) out = '[a target holding a token is not recorded]';
   if (cut) out += `[${raw.slice(0, end).length - ORIGINAL_MAX} more characters not recorded]`;
   if (end < raw.length) out += raw[end] === '?' ? '?[query not recorded]' : '#[fragment not recorded]';
   return out;

@@ -6,6 +6,7 @@ import { jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config/types.js';
 import { KeysUnavailableError, type KeyStore } from '../auth/keystore.js';
 import { findKeyProblem, findNumberProblem } from '../auth/strict-json.js';
+import { JWT_SHAPED } from '../auth/token-shape.js';
 import { shown } from '../errors.js';
 import type { DenyReason } from '../policy/reasons.js';
 
@@ -50,7 +51,6 @@ const OTHER_CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
 ]);
 /** A cookie named like a credential, or any cookie value shaped like a JWT. */
 const CREDENTIAL_COOKIE_RE = /(?:^|;)\s*(?:access[_-]?token|id[_-]?token|refresh[_-]?token|token|jwt|auth|authorization|bearer|oauth[_-]?token|session[_-]?token)\s*=/i;
-const JWT_SHAPED_RE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\./;
 
 /**
  * A second credential sent with the bearer token (DESIGN §3: the token comes from the Authorization header only, and
@@ -62,7 +62,7 @@ export function otherCredential(headers: IncomingHttpHeaders): string | null {
   const cookie = headers.cookie;
   if (cookie !== undefined) {
     const text = Array.isArray(cookie) ? cookie.join(';') : cookie;
-    if (CREDENTIAL_COOKIE_RE.test(text) || JWT_SHAPED_RE.test(text)) return 'a cookie carrying a token';
+    if (CREDENTIAL_COOKIE_RE.test(text) || JWT_SHAPED.test(text)) return 'a cookie carrying a token';
   }
   return null;
 }

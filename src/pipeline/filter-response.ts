@@ -154,8 +154,9 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
 }
 
 /**
- * The exact syntax each passed header must have. Narrower than the RFCs on purpose: a passed header must not be able
- * to carry an internal host name, an address or a credential, so
+ * The exact syntax each passed header must have. Narrower than the RFCs on purpose, against an upstream that puts
+ * internal details into its validators by accident (the platform is the ministry's own; it is not an adversary, and
+ * an opaque tag can always encode something — base64 of anything passes):
  * - an entity tag (RFC 9110 §8.8.3) is at most 64 characters of letters, digits and `+ / = _ . -` — a hash, a
  *   base64 value or a version number — and not an IPv4 address or a dotted host name;
  * - Last-Modified is an IMF-fixdate (§5.6.7);

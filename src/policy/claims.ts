@@ -94,8 +94,8 @@ const inRange = (ms: number): number | null => (ms > 0 && ms <= MAX_CLEARANCE_EX
 /**
  * Clearance expiry, as epoch ms, or null when the value is not one of:
  * - a NumericDate: a JSON number of whole seconds since the epoch. Fractions are refused (the IdP contract is whole
- *   seconds; a fraction means a different producer or unit). JSON cannot tell 1893456000.0 from 1893456000, so that
- *   one is accepted.
+ *   seconds; a fraction means a different producer or unit). A whole number written with a fraction (1893456000.0)
+ *   never gets here: the authenticator refuses such a token (findNumberProblem).
  * - an RFC 3339 full-date "YYYY-MM-DD", valid through the end of that day, UTC.
  * - an RFC 3339 date-time with "T", seconds, an optional fraction of up to 9 digits (read to the millisecond) and a
  *   "Z" or ±hh:mm offset. Without an offset the instant depends on a time zone nobody stated, so it is refused;

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { ORIGINAL_MAX, recordedTarget } from '../../src/pipeline/audit.js';
+import { JWT_SHAPED, redactJwts } from '../../src/auth/token-shape.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { rawExchange } from '../helpers/http.js';
@@ -33,6 +34,11 @@ describe('recordedTarget', () => {
     ['an empty target', '', ''],
     ['an asterisk-form target', '*', '*'],
     ['an absolute-form target keeps scheme and host', 'http://internal.example/api', 'http://internal.example/api'],
+    // a review of the first version: credentials in the authority, tokens hidden by encoding, words that contain "eyJ"
+    ['user:password@ in an absolute-form target is not recorded', 'http://svc:S3cretPassw0rd@internal.example/api/..', 'http://[userinfo not recorded]@internal.example/api/..'],
+    ['a token whose letters are percent-encoded withholds the whole path', `/api/v1/tables/%65yJhbGciOiJFUzI1NiJ9.%65yJzdWIiOiJhbm5hIn0.sig/..`, '[a target holding a token is not recorded]'],
+    ['a word containing eyJ is not a token', '/api/v1/tables/name/warehouse.surveyJobs.results/..', '/api/v1/tables/name/warehouse.surveyJobs.results/..'],
+    ['nor a short ey… run', '/a/eyJ.eyJ/..', '/a/eyJ.eyJ/..'],
   ])('%s', (_d, raw, want) => {
     recordCases(CLASS.canonicaliseUnit, 1);
     expect(recordedTarget(raw)).toBe(want);
@@ -43,6 +49,20 @@ describe('recordedTarget', () => {
     const raw = `/${'a'.repeat(ORIGINAL_MAX + 99)}`;
     expect(recordedTarget(raw)).toBe(`/${'a'.repeat(ORIGINAL_MAX - 1)}[100 more characters not recorded]`);
     expect(recordedTarget(`${raw}?q=1`)).toBe(`/${'a'.repeat(ORIGINAL_MAX - 1)}[100 more characters not recorded]?[query not recorded]`);
+  });
+
+  // review finding: the first token pattern backtracked quadratically over a long run of "eyJ" (333 ms for 15 KB)
+  it('a long run of token-like text is scanned in linear time (a guard against catastrophic backtracking)', () => {
+    recordCases(CLASS.canonicaliseUnit, 1);
+    const runs = ['eyJ'.repeat(100_000), `ey${'A'.repeat(300_000)}`, `${'eyJAAAAAAAAA.'.repeat(20_000)}`];
+    const started = process.hrtime.bigint();
+    for (const run of runs) {
+      recordedTarget(`/${run}`);
+      redactJwts(`/${run}`);
+      JWT_SHAPED.test(run);
+    }
+    // quadratic backtracking takes minutes on these inputs; linear scanning a few milliseconds
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2000);
   });
 
   it('for any target: printable ASCII only, bounded, no query, no token', () => {

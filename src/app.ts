@@ -16,7 +16,7 @@ import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
-import { isClosing, refuse } from './pipeline/respond.js';
+import { answerAndClose, isClosing, refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
@@ -299,12 +299,12 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
   gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', 'method_not_allowed', 'none', req.method ?? 'CONNECT', rec.event.duration / 1e9);
   const body = JSON.stringify(problemBody('method_not_allowed', requestId));
-  if (socket.writable) {
-    socket.end(
-      `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  } else socket.destroy();
+  answerAndClose(
+    socket,
+    `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
+
 
 /** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
 /** Connections clientError has already refused and recorded. */
@@ -342,10 +342,9 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
     if (inFlight.writableFinished) socket.destroy();
     return;
   }
-  if (socket.writable && code !== 'ECONNRESET') {
-    const body = JSON.stringify(problemBody(reason, requestId, detail, status));
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-  } else socket.destroy();
+  const body = JSON.stringify(problemBody(reason, requestId, detail, status));
+  answerAndClose(
+    socket,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }

@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from '../errors.js';
-import { applySecurityHeaders } from '../pipeline/respond.js';
+import { answerAndClose, applySecurityHeaders } from '../pipeline/respond.js';
 import type { Gateway } from '../gateway.js';
 import { adminTokenSet, type AdminTokenSet } from './auth.js';
 import { explain } from './explain.js';
@@ -357,5 +357,5 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   gw.logger.debug({ reqId: requestId, code }, 'admin client error');
   const body = JSON.stringify(adminProblem(problem, requestId, detail));
   const status = ADMIN_PROBLEMS[problem];
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  answerAndClose(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

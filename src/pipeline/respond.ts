@@ -80,3 +80,28 @@ export function refuse(
   reply.code(body.status).type(PROBLEM_CONTENT_TYPE);
   return send(request, reply, JSON.stringify(body));
 }
+
+/** How long a refused raw connection may keep sending after its answer before it is closed. */
+const LINGER_MS = 2000;
+
+/**
+ * Answer on a raw socket node no longer manages (CONNECT, a parse error, a timeout) and close it. The socket gets its
+ * own error handler first: node has detached its HTTP handling, and an unhandled ECONNRESET from a client that hung up
+ * would take the process down. After the answer, whatever the client still sends is read and dropped (closing with
+ * unread input would send a reset that can destroy the answer in flight) until it closes its side or LINGER_MS pass;
+ * then the connection is destroyed, so a refused client cannot keep a file descriptor open (the listener is
+ * half-open, so end() alone would leave the socket waiting for the client).
+ */
+export function answerAndClose(socket: Socket, answer: string): void {
+  socket.on('error', () => socket.destroy());
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+  socket.resume();
+  socket.end(answer);
+}

@@ -189,3 +189,64 @@ describe('a request pipelined behind a refusal that closes the connection', () =
     ]);
   });
 });
+
+// Availability review: a CONNECT whose client reset the connection after the 405 crashed the process (an unhandled
+// ECONNRESET on a socket node had handed over), and connections refused on the raw socket (408 slow headers, 405
+// CONNECT) were never closed by the gateway — a client that kept its side open held a file descriptor for as long as it
+// liked (the listener is half-open).
+describe('connections refused on the raw socket', () => {
+  let g: Harness;
+  beforeAll(async () => {
+    g = await startHarness({
+      configure: (cfg) => {
+        cfg.vendor.headersTimeoutMs = 400;
+        cfg.vendor.requestTimeoutMs = 800;
+      },
+    });
+  });
+  afterAll(async () => {
+    await g?.close();
+  });
+  const openConnections = () => new Promise<number>((resolve, reject) => g.gateway.vendor.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  const connect = (): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ port: g.vendorPort, host: '127.0.0.1', allowHalfOpen: true });
+      s.on('error', () => {});
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+
+  it('a CONNECT reset by its client after the answer: the gateway keeps serving, one record each', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const before = g.audit.requestRecords().length;
+    const s = await connect();
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    s.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    await sleep(300);
+    expect(parseRaw(answer).status).toBe(405);
+    s.resetAndDestroy();
+    await sleep(200);
+    const res = await fetch(`${g.vendorUrl}${T}`, { headers: { authorization: `Bearer ${await g.token('geheim')}` } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(g.audit.requestRecords().slice(before).map((r) => r.http.response.status_code)).toEqual([405, 200]);
+  });
+
+  it('slow headers (408) and CONNECT (405): the gateway closes the connection although the client keeps its side open', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const clients = await Promise.all([connect(), connect()]);
+    const answers = ['', ''];
+    clients.forEach((s, i) => s.on('data', (d: Buffer) => (answers[i] += d.toString('latin1'))));
+    clients[0]!.write('GET / HTTP/1.1\r\nHost: gw.test\r\n');
+    clients[1]!.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    let open = -1;
+    for (let i = 0; i < 80 && open !== 0; i++) {
+      await sleep(100);
+      open = await openConnections();
+    }
+    expect(answers.map((a) => parseRaw(a).status)).toEqual([408, 405]);
+    expect(open).toBe(0);
+    for (const s of clients) s.destroy();
+  });
+});

@@ -96,6 +96,10 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
     },
   });
   const store = opts.store ?? createStore(runtime);
+  store.onStateLost?.(() => {
+    metrics.storeStateLost.inc();
+    logger.error('the shared state in Redis was lost while the gateway ran (restarted without persistence, flushed or evicted): revocations, suspensions and windows made before are gone; re-apply them from the audit trail');
+  });
   const gateway = new Gateway({ runtime, store, audit, logger, metrics, ...(opts.now ? { now: opts.now } : {}) });
   // From here a failed start closes whatever it opened: a half-started gateway (the vendor listener serving, the admin
   // listener's port taken) must not keep running without health checks, admin API or kill switch.

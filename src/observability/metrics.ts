@@ -44,6 +44,7 @@ export class Metrics {
   readonly storeUp: Gauge<'backend'>;
   readonly storeLatency: Histogram;
   readonly storeErrors: Counter;
+  readonly storeStateLost: Counter;
   readonly killSwitch: Gauge;
   readonly windowsActive: Gauge;
   readonly revocations: Gauge;
@@ -72,6 +73,7 @@ export class Metrics {
     this.storeUp = new Gauge({ name: 'metagate_store_up', help: '1 while the shared-state store answers.', labelNames: ['backend'], registers: [r] });
     this.storeLatency = new Histogram({ name: 'metagate_store_check_duration_seconds', help: 'Duration of the per-request shared-state check.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [r] });
     this.storeErrors = new Counter({ name: 'metagate_store_errors_total', help: 'Shared-state checks that failed (requests refused with state_unavailable).', registers: [r] });
+    this.storeStateLost = new Counter({ name: 'metagate_store_state_lost_total', help: 'Times the shared state was found lost while the gateway ran (Redis restarted without persistence, flushed or evicted): revocations and suspensions made before are gone.', registers: [r] });
     this.killSwitch = new Gauge({ name: 'metagate_kill_switch_active', help: '1 while a kill switch (global or organisation) is engaged.', registers: [r] });
     this.windowsActive = new Gauge({ name: 'metagate_suspension_windows_active', help: 'Suspension windows in force now.', registers: [r] });
     this.revocations = new Gauge({ name: 'metagate_revocations_active', help: 'Revocations in force (subjects and tokens).', registers: [r] });
@@ -98,6 +100,7 @@ export class Metrics {
     this.auditFailures.inc(0);
     this.auditDropped.inc(0);
     this.storeErrors.inc(0);
+    this.storeStateLost.inc(0);
     for (const c of CATEGORIES) this.upstreamDuration.zero({ category: c });
   }
 

@@ -82,14 +82,21 @@ const ORG_FIELD_PREFIX = 'org:';
 
 /**
  * KEYS: 1 subject revocation, 2 token revocation, 3 revocation index, 4 suspensions hash, 5 windows hash,
- *       6 subject counter, 7 global counter
- * ARGV: 1 now, 2 has jti (1/0), 3 has org (1/0), 4 org, 5 perSubject, 6 global ceiling (0 = none), 7 counter TTL ms
+ *       6 subject counter, 7 global counter, 8 epoch
+ * ARGV: 1 now, 2 has jti (1/0), 3 has org (1/0), 4 org, 5 perSubject, 6 global ceiling (0 = none), 7 counter TTL ms,
+ *       8 epoch value
  * Returns { subject revocation JSON | '', token revocation JSON | '', suspension JSON | '', window JSON | '',
- *           decision 'ok'|'subject'|'global', subject count, global count } where the counts are after this
- *           request when it consumed a unit and unchanged otherwise.
+ *           decision 'ok'|'subject'|'global', subject count, global count, state lost 1|0 } where the counts are
+ *           after this request when it consumed a unit and unchanged otherwise. The epoch key is set when the store
+ *           starts; a check that finds it missing sets it again and reports that the state was lost.
  */
 const CHECK_LUA = `
 local now = tonumber(ARGV[1])
+local lost = 0
+if redis.call('EXISTS', KEYS[8]) == 0 then
+  redis.call('SET', KEYS[8], ARGV[8])
+  lost = 1
+end
 local function live_revocation(key)
   local raw = redis.call('GET', key)
   if not raw then return '' end
@@ -144,7 +151,7 @@ if decision == 'ok' and subj == '' and tok == '' and susp == '' and win == '' th
     if gc == 1 then redis.call('PEXPIRE', KEYS[7], ttl) end
   end
 end
-return { subj, tok, susp, win, decision, sc, gc }
+return { subj, tok, susp, win, decision, sc, gc, lost }
 `;
 
 /** KEYS: 1 revocation, 2 index. ARGV: 1 JSON, 2 TTL ms (0 = none), 3 channel, 4 notice. */
@@ -256,6 +263,7 @@ export class RedisStore implements StateStore {
   private readonly listeners = new Set<() => void>();
   private readonly subscribed: Promise<void>;
   private subscriberWasReady = false;
+  private readonly lostListeners = new Set<() => void>();
   private lastError: string | undefined;
   private closed = false;
 
@@ -295,7 +303,7 @@ export class RedisStore implements StateStore {
       connectionName: 'metagate-sub',
     });
 
-    this.client.defineCommand('metagateCheck', { lua: CHECK_LUA, numberOfKeys: 7 });
+    this.client.defineCommand('metagateCheck', { lua: CHECK_LUA, numberOfKeys: 8 });
     this.client.defineCommand('metagateRevoke', { lua: REVOKE_LUA, numberOfKeys: 2 });
     this.client.defineCommand('metagateUnrevoke', { lua: UNREVOKE_LUA, numberOfKeys: 2 });
     this.client.defineCommand('metagateHashSet', { lua: HASH_SET_LUA, numberOfKeys: 1 });
@@ -326,6 +334,10 @@ export class RedisStore implements StateStore {
     );
   }
 
+  onStateLost(listener: () => void): void {
+    this.lostListeners.add(listener);
+  }
+
   /** Resolves once commands can run and change notices are subscribed; rejects with StateUnavailableError. */
   async ready(timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -339,6 +351,8 @@ export class RedisStore implements StateStore {
       this.client.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => this.client.once('ready', resolve));
     try {
       await Promise.race([Promise.all([clientReady, this.subscribed]), deadline]);
+      // the state starts here unless another replica (or an earlier run) started it: see CHECK_LUA
+      await Promise.race([this.run('start the state epoch', () => this.client.set(this.key('epoch'), new Date().toISOString(), 'NX')), deadline]);
     } finally {
       clearTimeout(timer);
     }
@@ -361,6 +375,7 @@ export class RedisStore implements StateStore {
         this.key('win'),
         this.subjectCounterKey(index, input.subject),
         this.globalCounterKey(index),
+        this.key('epoch'),
         now,
         hasJti ? '1' : '0',
         hasOrg ? '1' : '0',
@@ -369,10 +384,15 @@ export class RedisStore implements StateStore {
         this.policy.global,
         // PEXPIRE takes whole milliseconds; `now` may carry a fraction
         Math.ceil(resetMs + this.policy.windowMs),
+        new Date(now).toISOString(),
       ),
     );
 
-    if (!Array.isArray(reply) || reply.length !== 7) throw new StateUnavailableError('redis check returned an unexpected reply');
+    if (!Array.isArray(reply) || reply.length !== 8) throw new StateUnavailableError('redis check returned an unexpected reply');
+    if (reply[7] === 1 && !this.closed) {
+      for (const l of this.lostListeners) l();
+      notifyListeners(this.listeners);
+    }
     const [subjRaw, tokRaw, suspRaw, winRaw, decision, subjectCount] = reply as [unknown, unknown, unknown, unknown, unknown, unknown];
     if (decision !== 'ok' && decision !== 'subject' && decision !== 'global') {
       throw new StateUnavailableError('redis check returned an unexpected reply');

@@ -115,5 +115,10 @@ export interface StateStore {
   health(): StoreHealth;
   /** subscribe to "state changed" notifications (pub/sub across replicas); returns an unsubscribe function */
   onChange(listener: () => void): () => void;
+  /**
+   * Shared stores only: called when the store finds that its backing state was lost while this gateway ran (Redis
+   * restarted without persistence, flushed or evicted) — revocations, suspensions and windows made before are gone.
+   */
+  onStateLost?(listener: () => void): void;
   close(): Promise<void>;
 }

@@ -323,6 +323,8 @@ describe('Redis killed and restarted under two running gateways', () => {
     expect(a.audit.records().slice(before).map((r) => [(r.event as { action: string }).action, (r.event as { outcome: string }).outcome])).toEqual([['admin_suspend', 'failure']]);
 
     // Redis back on the same port: both gateways resume without a restart
+    const lostCount = async (h: Harness) => Number(/^metagate_store_state_lost_total (\d+)$/m.exec((await request(h.adminUrl, '/metrics')).body)?.[1]);
+    const lostBefore = (await lostCount(a)) + (await lostCount(b));
     const restartAt = performance.now();
     await redis.restart();
     for (const h of [a, b]) {
@@ -336,6 +338,8 @@ describe('Redis killed and restarted under two running gateways', () => {
     // the restarted Redis is empty: the revocation made before the outage is gone (production: persistence!)
     expect(code(await vendor(b, lostToken))).toBeNull();
     expect((await admin(a, 'GET', '/admin/revocations')).json()).toEqual({ revocations: [] });
+    // ... and the loss is reported, once across the two gateways (the first check after it finds the epoch gone)
+    expect((await lostCount(a)) + (await lostCount(b))).toBe(lostBefore + 1);
   });
 });
 

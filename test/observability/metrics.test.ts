@@ -319,6 +319,7 @@ describe('label values stay in closed sets whatever the attacker sends', () => {
       metagate_store_up: { backend: oneOf(['memory', 'redis']) },
       metagate_store_check_duration_seconds: { le },
       metagate_store_errors_total: {},
+      metagate_store_state_lost_total: {},
       metagate_kill_switch_active: {},
       metagate_suspension_windows_active: {},
       metagate_revocations_active: {},

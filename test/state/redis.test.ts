@@ -182,12 +182,44 @@ describe('RedisStore', () => {
           `${base}win`,
           `${base}rl:${window}:s:bob`,
           `${base}rl:${window}:g`,
+          `${base}epoch`,
         ].sort(),
       );
       expect(await client.pttl(`${base}rev:subject:alice`)).toBeGreaterThan(30_000);
       expect(await client.pttl(`${base}rev:token:jti-1`)).toBe(-1);
       expect(await client.pttl(`${base}rl:${window}:s:bob`)).toBeGreaterThan(1_000);
       expect(await client.pttl(`${base}rl:${window}:g`)).toBeGreaterThan(1_000);
+    });
+
+    // Availability review: FLUSHALL (or a restart without persistence, or eviction) silently lifted revocations and
+    // the kill switch. The gateway cannot know what was lost; it reports the loss, once, at the first check after it.
+    it('a state lost while the store runs (FLUSHALL) is reported once, by the first check that finds it', async () => {
+      const opts = options(POLICY);
+      const a = await open(opts);
+      const b = await open({ ...opts });
+      const lost = [0, 0];
+      a.onStateLost(() => lost[0]!++);
+      b.onStateLost(() => lost[1]!++);
+      await a.revoke(revocation('subject', 'alice'));
+      expect((await a.check({ subject: 'alice', now: T0 })).subjectRevoked?.id).toBe('alice');
+      expect(lost).toEqual([0, 0]); // a fresh state is started, not lost
+
+      await rawClient().flushall();
+      expect((await b.check({ subject: 'alice', now: T0 })).subjectRevoked).toBeUndefined(); // gone, as documented
+      await a.check({ subject: 'bob', now: T0 });
+      await b.check({ subject: 'bob', now: T0 });
+      expect(lost).toEqual([0, 1]);
+    });
+
+    it('a new store on a Redis that already holds the state reports nothing', async () => {
+      const opts = options(POLICY);
+      const a = await open(opts);
+      await a.revoke(revocation('subject', 'alice'));
+      const b = await open({ ...opts });
+      let lost = 0;
+      b.onStateLost(() => lost++);
+      expect((await b.check({ subject: 'alice', now: T0 })).subjectRevoked?.id).toBe('alice');
+      expect(lost).toBe(0);
     });
 
     it('refuses an unreadable record instead of treating it as absent', async () => {
@@ -272,6 +304,8 @@ describe('RedisStore', () => {
       const store = await open(opts);
       let changes = 0;
       store.onChange(() => changes++);
+      let lost = 0;
+      store.onStateLost(() => lost++);
       expect((await store.check({ subject: 'alice', now: T0 })).rateLimit.allowed).toBe(true);
       expect(store.health()).toEqual({ ok: true, backend: 'redis' });
 
@@ -299,6 +333,8 @@ describe('RedisStore', () => {
         })
         .toBe(true);
       expect(store.health().ok).toBe(true);
+      // the test Redis has no persistence: it came back empty, and the first check after it said so
+      expect(lost).toBe(1);
 
       // the subscriber came back too: a reconnect is announced, and other replicas' changes arrive again
       await expect.poll(() => changes, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);

@@ -64,6 +64,7 @@ describe('docker/prometheus alert rules', () => {
       ['MetagateJwksStale', /metagate_jwks_usable == 0/],
       ['MetagateJwksRefreshFailing', /metagate_jwks_refreshes_total\{result="failure"\}/],
       ['MetagateStoreUnavailable', /metagate_store_up == 0/],
+      ['MetagateSharedStateLost', /metagate_store_state_lost_total/],
       ['MetagateKillSwitchEngaged', /metagate_kill_switch_active/],
       ['MetagateUpstreamErrorRatio', /metagate_upstream_errors_total/],
       ['MetagateAuditWriteFailures', /metagate_audit_write_failures_total/],

@@ -129,7 +129,7 @@ describe('Prometheus scraping the admin listener', () => {
     // the real Prometheus loaded every rule and evaluates them without error
     const rules = (await request(promUrl, '/api/v1/rules')).json<{ data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> } }>();
     const all = rules.data.groups.flatMap((g) => g.rules);
-    expect(all.length).toBe(13);
+    expect(all.length).toBe(14);
     await until('every rule evaluated', async () => {
       const r = (await request(promUrl, '/api/v1/rules')).json<typeof rules>();
       const rs = r.data.groups.flatMap((g) => g.rules);

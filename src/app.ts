@@ -174,6 +174,10 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   // a request pipelined behind one that was refused with `connection: close`: node parsed it before the connection
   // closed, but its answer can never be sent. It is recorded and never forwarded.
   if (isClosing(request.raw.socket)) return void refuse(request, reply, 'request_rejected', 'an earlier request on this connection was refused and the connection is closing', { headers: { connection: 'close' } });
+  // HTTP pipelining: node hands over every request a client sends without waiting for the answers before it, and
+  // each one in flight can hold up to upstream.maxResponseBytes. A connection gets at most MAX_PIPELINED waiting
+  // behind the one being answered; beyond that the request is refused and the connection closed.
+  if (queuedBehind(request, reply)) return void refuse(request, reply, 'request_rejected', `more than ${MAX_PIPELINED} requests were sent on one connection without waiting for the answers`, { headers: { connection: 'close' } });
   // after a request that asks for a protocol upgrade node reads no more requests from the connection (the bytes
   // after it belong to the other protocol): the answer closes the connection instead of leaving it open and idle
   if (request.headers.upgrade !== undefined) reply.raw.shouldKeepAlive = false;
@@ -217,6 +221,30 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   const cached = auth.verifyCached(extracted.token);
   if (cached) return afterVerify(gw, request, reply, cached);
   return auth.verify(extracted.token).then((verified) => afterVerify(gw, request, reply, verified));
+}
+
+/** Requests a connection may have waiting behind the one being answered (HTTP pipelining). */
+export const MAX_PIPELINED = 8;
+/** Requests waiting behind the one being answered, by connection: only pipelined requests are counted. */
+const waiting = new WeakMap<Socket, number>();
+
+/**
+ * Whether this request is one too many waiting on its connection. A request is waiting when node has not attached
+ * its answer to the socket, because an earlier answer on that connection is still being sent; the common case (no
+ * pipelining) costs one property read. Counted until its answer finishes or the connection closes.
+ */
+function queuedBehind(request: FastifyRequest, reply: FastifyReply): boolean {
+  const socket = request.raw.socket as (Socket & { _httpMessage?: unknown }) | null;
+  if (!socket || socket._httpMessage === reply.raw) return false;
+  const n = (waiting.get(socket) ?? 0) + 1;
+  if (n > MAX_PIPELINED) return true;
+  waiting.set(socket, n);
+  reply.raw.once('close', () => {
+    const left = (waiting.get(socket) ?? 1) - 1;
+    if (left > 0) waiting.set(socket, left);
+    else waiting.delete(socket);
+  });
+  return false;
 }
 
 /**

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
+import { MAX_PIPELINED } from '../../src/app.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { parseRaw } from '../helpers/http.js';
 import { CLASS, recordCases } from './summary.js';
@@ -187,6 +188,30 @@ describe('a request pipelined behind a refusal that closes the connection', () =
       'an earlier request on this connection was refused and the connection is closing',
       'the "host" header was sent more than once',
     ]);
+  });
+});
+
+// Availability review: 400 pipelined requests for a 3.5 MB answer, never read, took the gateway from 144 MB to 1.3 GB —
+// node hands over every pipelined request at once, and each held its answer. A connection may have MAX_PIPELINED
+// requests waiting behind the one being answered; the next is refused and the connection closed.
+describe('requests pipelined without waiting for the answers', () => {
+  it(`at most ${MAX_PIPELINED} wait behind the one being answered; the next is refused, the rest are never forwarded`, async () => {
+    recordCases(CLASS.smuggling, 1);
+    const one = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+    const total = MAX_PIPELINED + 6;
+    const o = await observe(total, () => talk(one.repeat(total), { idleMs: 2000 }));
+    expect(o.ex.statuses).toEqual([...Array(MAX_PIPELINED + 1).fill(200), 400]);
+    expect(o.ex.raw).toContain(`more than ${MAX_PIPELINED} requests were sent on one connection without waiting for the answers`);
+    expect(o.ex.closedAfterMs).toBeLessThan(2000);
+    expect(o.upstream).toHaveLength(MAX_PIPELINED + 1);
+    expect(o.records).toHaveLength(total);
+  });
+
+  it(`${MAX_PIPELINED + 1} pipelined requests are all answered (the limit leaves ordinary pipelining alone)`, async () => {
+    recordCases(CLASS.smuggling, 1);
+    const one = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+    const o = await observe(MAX_PIPELINED + 1, () => talk(one.repeat(MAX_PIPELINED + 1)));
+    expect(o.ex.statuses).toEqual(Array(MAX_PIPELINED + 1).fill(200));
   });
 });
 

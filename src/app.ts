@@ -333,7 +333,6 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
   );
 }
 
-
 /** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
 /** Connections clientError has already refused and recorded. */
 const refusedSockets = new WeakSet<Socket>();

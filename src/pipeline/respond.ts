@@ -101,7 +101,9 @@ export function answerAndClose(socket: Socket, answer: string): void {
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
-  socket.once('end', () => socket.destroy());
+  // the client closed its side: close ours once the answer is written (a client that sends its request and a FIN at
+  // once must still read the answer)
+  socket.once('end', () => socket.destroySoon());
   socket.resume();
   socket.end(answer);
 }

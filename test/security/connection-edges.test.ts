@@ -258,6 +258,21 @@ describe('connections refused on the raw socket', () => {
     expect(g.audit.requestRecords().slice(before).map((r) => r.http.response.status_code)).toEqual([405, 200]);
   });
 
+  it.each<[string, string, number]>([
+    ['a malformed request', 'GET / HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 400],
+    ['a CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405],
+  ])('%s sent together with the client\'s FIN still gets its answer, and the connection closes', async (_d, bytes, status) => {
+    recordCases(CLASS.smuggling, 1);
+    const s = await connect();
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.on('end', () => s.end());
+    s.end(bytes);
+    await closed;
+    expect(parseRaw(answer).status).toBe(status);
+  });
+
   it('slow headers (408) and CONNECT (405): the gateway closes the connection although the client keeps its side open', async () => {
     recordCases(CLASS.smuggling, 1);
     const clients = await Promise.all([connect(), connect()]);

@@ -345,10 +345,6 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
     if (inFlight.writableFinished) socket.destroy();
     return;
   }
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
   const [problem, detail]: [AdminProblemCode, string] =
     code === 'HPE_HEADER_OVERFLOW' ? ['headers_too_large', 'the request headers are too large']
     : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['request_timeout', 'the request took too long to arrive']

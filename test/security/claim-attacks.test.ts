@@ -1,11 +1,11 @@
 // Claim attacks through the whole gateway (DESIGN §6.6): validly signed tokens whose identity claims are wrong,
 // ambiguous or look-alikes. Status + problem code + nothing forwarded + one audit record naming the reason.
 
-import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_TABLE_ID } from '../../src/demo/platform.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
 import type { DenyReason } from '../../src/policy/reasons.js';
+import { signRawPayload } from '../helpers/raw-token.js';
 import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
 import { request, type SimpleResponse } from '../helpers/http.js';
 import { recordCases } from './summary.js';
@@ -34,12 +34,7 @@ function identity(over: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** sign raw payload text (for duplicate keys and __proto__, which no JSON serialiser writes) */
-async function signRaw(payloadText: string): Promise<string> {
-  const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64url');
-  const input = `${b64(JSON.stringify({ alg: 'ES256', kid: 'test-key-1', typ: 'at+jwt' }))}.${b64(payloadText)}`;
-  const sig = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, h.issuer.privateKey as unknown as webcrypto.CryptoKey, Buffer.from(input));
-  return `${input}.${b64(new Uint8Array(sig))}`;
-}
+const signRaw = (payloadText: string) => signRawPayload(h.issuer, payloadText);
 const registered = () => `"iss":"${ISSUER}","aud":"${AUDIENCE}","iat":${nowS() - 10},"exp":${nowS() + 600},"jti":"raw-${Math.random().toString(36).slice(2)}","sub":"anna.devries@vendor.example","clearance":"STG_GEHEIM","clearance_expires_at":"2027-06-01"`;
 
 async function waitForRecords(n: number): Promise<RequestAuditRecord[]> {

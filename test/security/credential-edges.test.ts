@@ -2,11 +2,11 @@
 // has one canonical text and one fingerprint; numbers JSON would misread are refused; token text never reaches the
 // audit trail, not even pasted into a URL; claims the record would carry are bounded and printable.
 
-import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
 import { fingerprintOf } from '../../src/pipeline/authenticate.js';
+import { signRawPayload } from '../helpers/raw-token.js';
 import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness.js';
 import { rawExchange, request, type SimpleResponse } from '../helpers/http.js';
 import { CLASS, recordCases } from './summary.js';
@@ -24,12 +24,7 @@ afterAll(async () => {
 });
 
 const nowS = () => Math.floor(Date.now() / 1000);
-const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64url');
-async function signRaw(payloadText: string): Promise<string> {
-  const input = `${b64(JSON.stringify({ alg: 'ES256', kid: 'test-key-1', typ: 'at+jwt' }))}.${b64(payloadText)}`;
-  const sig = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, h.issuer.privateKey as unknown as webcrypto.CryptoKey, Buffer.from(input));
-  return `${input}.${b64(new Uint8Array(sig))}`;
-}
+const signRaw = (payloadText: string) => signRawPayload(h.issuer, payloadText);
 const claimsText = (extra = '', jti = `edge-${Math.random().toString(36).slice(2)}`) =>
   `{"iss":"${ISSUER}","aud":"${AUDIENCE}","iat":${nowS() - 10},"exp":${nowS() + 600},"jti":"${jti}","sub":"${SUB}","nationality":"NL","clearance":"STG_GEHEIM","clearance_expires_at":"2027-06-01"${extra}}`;
 

@@ -1,6 +1,7 @@
 // Response field filters: a recursive deny-list and a strict allow-list shape, compiled once at config load.
 
 import type { FilterConfig } from '../config/types.js';
+import { unchangedByFilter, type DeniesKey } from './scan.js';
 
 /** Thrown when a response does not have the shape its filter expects; the gateway answers 502 response_rejected. */
 export class FilterRejection extends Error {
@@ -21,6 +22,13 @@ export interface CompiledFilter {
    * (the number of nested arrays/objects: `{}` and `[1]` are depth 1, `{"a":[{}]}` is depth 3).
    */
   apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown;
+  /**
+   * Whether the raw body (UTF-8 without a byte order mark, checked by the caller) can be passed on byte for byte:
+   * it is strict JSON that apply() would return unchanged and that re-serialising would not alter (src/filters/scan.ts).
+   * False means only "not proven": the body then goes through JSON.parse, apply() and JSON.stringify. Always false
+   * for an allow filter, which rebuilds every answer to its shape.
+   */
+  unchanged(body: Buffer, maxDepth: number): boolean;
 }
 
 export function compileFilter(name: string, cfg: FilterConfig): { filter?: CompiledFilter; errors: string[] } {
@@ -127,6 +135,17 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
     return c >= 128 || candidate[len * 128 + c] === 1 ? denied.get(key.toLowerCase()) : undefined;
   };
 
+  // The same decision on raw bytes, for the scan: the key and its parent are plain ASCII there (the scan sends any
+  // other key the full way), so the byte length is the string length and latin1 decoding gives JSON.parse's string.
+  const deniesKey: DeniesKey = (b, ks, ke, pks, pke) => {
+    const len = ke - ks;
+    if (len === 0 || len > maxLen || candidate[len * 128 + b[ks]!] !== 1) return false;
+    const d = denied.get(b.toString('latin1', ks, ke).toLowerCase());
+    if (d === undefined) return false;
+    if (d.anywhere !== undefined) return true;
+    return pks >= 0 && d.parents !== undefined && d.parents.has(b.toString('latin1', pks, pke).toLowerCase());
+  };
+
   // Returns the filtered container. An object that loses a key is rebuilt without it rather than `delete`d: delete
   // turns V8 objects into slow dictionaries (and stringify with them); untouched objects are returned as they are.
   const walk = (value: object, parentKey: string | null, removed: Map<string, number>, depth: number, maxDepth: number): object => {
@@ -184,7 +203,9 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
         if (inexactNumber(value)) throw inexact();
         return value !== null && typeof value === 'object' ? walk(value, null, removed, 1, maxDepth) : value;
       },
-
+      unchanged(body: Buffer, maxDepth: number): boolean {
+        return unchangedByFilter(body, maxDepth, deniesKey);
+      },
     }),
   };
 }
@@ -293,6 +314,9 @@ function compileAllow(name: string, fields: string[]): { filter?: CompiledFilter
       entries: Object.freeze([...fields, UNLISTED_FIELD]),
       apply(value: unknown, removed: Map<string, number>, maxDepth: number): unknown {
         return apply(value, root, removed, 1, maxDepth);
+      },
+      unchanged(): boolean {
+        return false;
       },
     }),
   };

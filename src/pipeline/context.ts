@@ -42,7 +42,7 @@ export interface RequestContext {
   upstreamStatus?: number;
   upstreamStart?: bigint;
   upstreamMs?: number;
-  fieldsRemoved?: Map<string, number>;
+  fieldsRemoved?: ReadonlyMap<string, number>;
   responseBytes?: number;
   audited: boolean;
   /** the gateway's trail and metrics: the answer's record is written through them just before it is sent */

@@ -17,6 +17,8 @@ function header(h: IncomingHttpHeaders, name: string): string | undefined | null
   return Array.isArray(v) ? null : v;
 }
 
+const NOTHING_REMOVED: ReadonlyMap<string, number> = new Map();
+
 export interface FilterDeps {
   metrics?: Metrics;
 }
@@ -123,6 +125,17 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     rejectResponse(request, reply, 'bad_json', deps, 'invalid UTF-8 or a byte order mark');
     return;
   }
+  const filter = ctx.rule!.filter;
+  // the common case: a strict scan of the bytes proves the filter would remove nothing and re-serialising would change
+  // no value (src/filters/scan.ts), so the upstream's bytes are sent as they are; anything else goes the full way
+  if (filter.unchanged(body, cfg.maxJsonDepth)) {
+    ctx.fieldsRemoved = NOTHING_REMOVED;
+    ctx.responseBytes = body.length;
+    applySecurityHeaders(reply);
+    copyAllowedHeaders(reply, res.headers);
+    send(request, reply.code(200).type('application/json; charset=utf-8'), body);
+    return;
+  }
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
@@ -133,7 +146,7 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   const removed = new Map<string, number>();
   let out: string;
   try {
-    out = JSON.stringify(ctx.rule!.filter.apply(value, removed, cfg.maxJsonDepth));
+    out = JSON.stringify(filter.apply(value, removed, cfg.maxJsonDepth));
   } catch (err) {
     rejectResponse(request, reply, err instanceof FilterRejection ? 'shape' : 'other', deps, err instanceof FilterRejection ? err.message : undefined);
     return;

@@ -29,7 +29,7 @@ const ANSWER_HEADERS = [...RESPONSE_HEADER_ALLOWLIST, 'ratelimit-limit', 'rateli
  * healthy trail is withheld and replaced by 503 audit_unavailable (audit.failClosed). Every answer of the vendor
  * pipeline leaves through here; an onResponse hook records, after the fact, anything that did not.
  */
-export function send(request: FastifyRequest, reply: FastifyReply, payload?: string): FastifyReply {
+export function send(request: FastifyRequest, reply: FastifyReply, payload?: string | Buffer): FastifyReply {
   const ctx = request.mg;
   const recorder = ctx.recorder;
   if (recorder !== undefined && !ctx.audited) {

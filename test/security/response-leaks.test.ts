@@ -149,6 +149,41 @@ function streamBody(res: http.ServerResponse, total: number, sent: { bytes: numb
   pump();
 }
 
+// ------------------------------------------------- bytes passed as they are (the deny filter's raw-bytes scan)
+
+describe('raw-bytes fast path: a data field never rides along in an answer sent as the upstream wrote it', () => {
+  const c = JSON.stringify(CANARY);
+  // [case, body, data fields the full way removes]
+  it.each<[string, string, number]>([
+    ['a duplicate key whose first value holds a denied field (first-wins clients)', `{"name":"customers","x":{"sampleData":${c}},"x":{}}`, 0],
+    ['a duplicate key whose last value holds a denied field', `{"name":"customers","x":{},"x":{"sampleData":${c}}}`, 1],
+    ['a denied key spelled in \\u escapes', `{"name":"customers","\\u0073ampleData":${c}}`, 1],
+    ['a denied key in another case', `{"name":"customers","SAMPLEDATA":${c}}`, 1],
+    ['a denied key nested in an array of objects', `{"name":"customers","columns":[{"name":"a","profile":{"min":${c}}}]}`, 1],
+    ['a denied key after whitespace of all kinds', ` \t\r\n{ "name" : "customers" ,\n "sampleData" : { "rows" : [ [ ${c} ] ] } }`, 1],
+    ['a denied key behind more keys than the scan compares', `{${Array.from({ length: 70 }, (_, k) => `"k${k}":${k}`).join(',')},"sampleData":${c}}`, 1],
+  ])('%s', async (_d, body, removed) => {
+    const p = await probe(json(body));
+    expect(p.res.status, p.res.body).toBe(200);
+    expectNoLeak(p.res);
+    expect(p.record.metagate.decision).toBe('allow');
+    // it went the full way: parsed (last value wins), filtered, re-serialised, each removal counted
+    expect(p.res.body).not.toBe(body);
+    expect(Object.values(p.record.metagate.fields_removed ?? {}).reduce((a, b) => a + b, 0)).toBe(removed);
+  });
+
+  it('a plain metadata answer is sent byte for byte, its size recorded', async () => {
+    const body = '{ "id": "c019434d-4146-4bc8-9c53-d0c56cdd7ac9", "name": "customers", "version": 0.10, "tags": [] }';
+    const p = await probe(json(body));
+    expect(p.res.status).toBe(200);
+    expect(p.res.body).toBe(body);
+    expect(p.res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(p.record.metagate.response_bytes).toBe(Buffer.byteLength(body));
+    expect(p.record.metagate.fields_removed).toBeUndefined();
+    expectNoLeak(p.res);
+  });
+});
+
 // ---------------------------------------------------------------- content encodings
 
 describe('content encoding', () => {
@@ -278,9 +313,21 @@ describe('size limits and broken bodies', () => {
 
   it('an answer that re-serialises larger than maxResponseBytes is refused', async () => {
     const items = Math.ceil(CAP / 16) + 1; // "1e15," is 5 bytes sent, "1000000000000000," 17 re-serialised
-    const body = `{"name":"customers","n":[${Array(items).fill('1e15').join(',')}]}`;
+    // a field to remove sends it the full way (parse, filter, re-serialise), where it would grow past the cap
+    const body = `{"name":"customers","sampleData":{"rows":[[${JSON.stringify(CANARY)}]]},"n":[${Array(items).fill('1e15').join(',')}]}`;
     expect(Buffer.byteLength(body)).toBeLessThan(CAP);
     expectRefused(await probe(json(body)), 'response_rejected', /once re-serialised/);
+  });
+
+  it('the same numbers with nothing to remove pass as the upstream sent them, within the cap', async () => {
+    const items = Math.ceil(CAP / 16) + 1;
+    const body = `{"name":"customers","n":[${Array(items).fill('1e15').join(',')}]}`;
+    const { res, record } = await probe(json(body));
+    expect(res.status).toBe(200);
+    // byte for byte: the raw-bytes scan proved nothing would be removed or read differently (src/filters/scan.ts)
+    expect(res.body).toBe(body);
+    expect(Buffer.byteLength(res.body)).toBeLessThan(CAP);
+    expect(record.metagate.response_bytes).toBe(Buffer.byteLength(body));
   });
 
   /** 50 MB of a JSON array, streamed in 64 KiB chunks, with or without a content-length. */

@@ -8,8 +8,10 @@ export const USER_AGENT = 'metagate';
 
 /**
  * Only the configured forwardHeaders are copied (single-valued, printable); Authorization, Cookie, X-Forwarded-*,
- * Forwarded, X-Original-URL, X-Rewrite-URL, method overrides and anything named in Connection never are, because
- * the config loader refuses them in forwardHeaders and nothing else is copied.
+ * Forwarded, X-Original-URL, X-Rewrite-URL and method overrides never are, because the config loader refuses them in
+ * forwardHeaders and nothing else is copied. A header the client names in Connection is hop-by-hop for that request
+ * (RFC 9110 §7.6.1) and is not copied either, even when it is a configured forwardHeader (node joins repeated
+ * Connection headers into one list).
  */
 export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: RequestContext, runtime: Runtime, requestId: string, host: string): Record<string, string> {
   const cfg = runtime.config.upstream;
@@ -20,7 +22,10 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: RequestConte
     'user-agent': USER_AGENT,
     'x-request-id': requestId,
   };
+  const connection = incoming.connection;
+  const hopByHop = typeof connection === 'string' && connection.length > 0 ? connectionNames(connection) : null;
   for (const name of cfg.forwardHeaders) {
+    if (hopByHop !== null && hopByHop.has(name)) continue;
     const v = incoming[name];
     if (typeof v === 'string' && v.length <= 256 && /^[\x20-\x7e]*$/.test(v)) out[name] = v;
   }
@@ -34,4 +39,14 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: RequestConte
     }
   }
   return out;
+}
+
+/** The header names a Connection value lists, lower-cased. */
+function connectionNames(value: string): Set<string> {
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name.length > 0) names.add(name);
+  }
+  return names;
 }

@@ -237,6 +237,11 @@ describe('class 3: header tricks', () => {
     ['TE: trailers', [['TE', 'trailers']]],
     ['allow-listed Accept-Language passes (the forward allowlist works)', [['Accept-Language', 'nl-NL']], T, { 'accept-language': 'nl-NL' }],
     ['a forward-listed header with non-printable content is dropped', [['Accept-Language', 'nl\x80']], T, { 'accept-language': undefined }],
+    // review finding: a header the client names in Connection is hop-by-hop for this request (RFC 9110 §7.6.1), even
+    // when it is a configured forwardHeader
+    ['Connection naming forward-listed headers drops them', [['Connection', 'close, accept-language, if-none-match'], ['Accept-Language', 'nl'], ['If-None-Match', '"x"']], T, { 'accept-language': undefined, 'if-none-match': undefined }],
+    ['Connection naming one in upper case, in a second Connection header', [['Connection', 'close'], ['Connection', 'Accept-Language'], ['Accept-Language', 'nl']], T, { 'accept-language': undefined }],
+    ['Connection naming another header leaves a forward-listed one', [['Connection', 'close, x-foo'], ['Accept-Language', 'nl']], T, { 'accept-language': 'nl' }],
   ];
 
   it.each(cleanCases)('%s → forwarded clean', async (_d, headers, target, extra) => {

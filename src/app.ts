@@ -253,10 +253,25 @@ function queuedBehind(request: FastifyRequest, reply: FastifyReply): boolean {
   reply.raw.once('close', () => {
     const left = (waiting.get(socket) ?? 1) - 1;
     if (left > 0) waiting.set(socket, left);
-    else waiting.delete(socket);
+    else {
+      waiting.delete(socket);
+      // the last answer on a connection whose parser failed behind it: now the refusal of the bytes that failed
+      const held = heldAnswers.get(socket);
+      if (held !== undefined) {
+        heldAnswers.delete(socket);
+        answerAndClose(socket, held);
+      }
+    }
   });
   return false;
 }
+
+/**
+ * Refusals of malformed bytes that arrived behind pipelined requests still being answered: sent after the last of
+ * those answers, then the connection is closed (clientError).
+ */
+const heldAnswers = new WeakMap<Socket, string>();
+
 
 /**
  * A refusal before the token is checked (stages 1–2: the message, the path, the route, the query). The decision never
@@ -362,27 +377,37 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
     return;
   }
   refusedSockets.add(socket);
+  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  // the request being answered was refused with `connection: close` and recorded: these bytes are its body or come
+  // after it, and are not a request of their own (one request, one record). Its answer closes the connection.
+  if (isClosing(socket)) {
+    if (!inFlight || inFlight.writableFinished) socket.destroy();
+    return;
+  }
   const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const requestId = randomUUID();
   const reason: DenyReason = 'request_rejected';
-  const detail = status === 431 ? 'request headers too large' : status === 408 ? 'the request took too long to arrive' : 'malformed HTTP request';
+  // bytes after a request that asked to close the connection (`Connection: close`, HTTP/1.0) are not read as a request
+  // (RFC 9112 §9.6): they are recorded, not answered, and the connection closes after that request's answer
+  const afterClose = code === 'HPE_CLOSED_CONNECTION';
+  const detail = status === 431 ? 'request headers too large' : status === 408 ? 'the request took too long to arrive' : afterClose ? 'data sent after a request that asked to close the connection; not read and not answered' : 'malformed HTTP request';
   const ctx = newContext(gw.runtime);
   ctx.reasons.push(reason);
   ctx.detail = `${detail} (${code || 'parse error'})`;
   const rec = buildRecord(ctx, requestId, 'OTHER', socket.remoteAddress ?? '', status);
   gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', reason, 'none', 'OTHER', rec.event.duration / 1e9);
-  // A request on this connection is still being answered (the parse error came from its body or from bytes after
-  // it): a second response here would interleave with that one. Let it finish and close the connection after it.
-  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-  if (inFlight) {
-    inFlight.shouldKeepAlive = false;
-    if (inFlight.writableFinished) socket.destroy();
+  const body = JSON.stringify(problemBody(reason, requestId, detail, status));
+  const answer = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  // Requests before the malformed bytes are still being answered (pipelining): a response written now would
+  // interleave with theirs. Every request already handed over is answered in order, then this refusal, then the
+  // connection closes.
+  if (inFlight && !inFlight.writableFinished) {
+    // the answer in flight closes the connection (node ends it after that answer): nothing more is sent
+    if (afterClose) return;
+    if ((waiting.get(socket) ?? 0) > 0) heldAnswers.set(socket, answer);
+    else inFlight.once('finish', () => answerAndClose(socket, answer));
     return;
   }
-  const body = JSON.stringify(problemBody(reason, requestId, detail, status));
-  answerAndClose(
-    socket,
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  answerAndClose(socket, answer);
 }

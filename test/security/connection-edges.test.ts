@@ -191,6 +191,64 @@ describe('a request pipelined behind a refusal that closes the connection', () =
   });
 });
 
+// Review findings (session 5): malformed bytes behind pipelined requests made the gateway drop answers it had decided
+// and forwarded, recording a 200 or a 499 nobody received and a 400 it never sent; a request body on a refused
+// request was recorded a second time as a request of its own; a request behind the client's own `Connection: close`
+// was forwarded and its answer thrown away.
+describe('malformed bytes behind pipelined requests', () => {
+  const get = (q = '') => msg([`GET ${T}${q} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+
+  it.each<[string, string]>([
+    ['garbage', 'GARBAGE\r\n\r\n'],
+    ['a duplicate Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'],
+    ['an obs-folded header', 'GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n'],
+  ])('two allowed requests then %s: 200, 200, then the 400, in order, then close; three true records', async (_d, bad) => {
+    recordCases(CLASS.smuggling, 1);
+    const o = await observe(3, () => talk(get() + get('?include=all') + bad));
+    expect(o.ex.statuses).toEqual([200, 200, 400]);
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.upstream).toHaveLength(2);
+    expect(o.records).toHaveLength(3);
+    expect(o.records.map((r) => r.http.response.status_code).sort()).toEqual([200, 200, 400]);
+    expect(o.records.filter((r) => r.metagate.decision === 'allow')).toHaveLength(2);
+    expect(o.records.find((r) => r.http.response.status_code === 400)!.metagate.detail).toMatch(/^malformed HTTP request/);
+    // the refusal's body names the request id its record carries
+    const refusalId = o.records.find((r) => r.http.response.status_code === 400)!.http.request.id;
+    expect(o.ex.raw).toContain(refusalId);
+  });
+
+  it('one allowed request then garbage: 200, then 400, then close', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const o = await observe(2, () => talk(get() + 'GARBAGE\r\n\r\n'));
+    expect(o.ex.statuses).toEqual([200, 400]);
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.records.map((r) => r.http.response.status_code).sort()).toEqual([200, 400]);
+  });
+
+  it.each(['identity', 'xchunked'])('a GET with Transfer-Encoding: %s is refused once and recorded once', async (te) => {
+    recordCases(CLASS.smuggling, 1);
+    const o = await observe(1, () => talk(msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, `Transfer-Encoding: ${te}`])));
+    expect(o.ex.statuses).toEqual([400]);
+    expect(o.upstream).toEqual([]);
+    expect(o.records).toHaveLength(1);
+    expect(o.records[0]!.http.request.method).toBe('GET');
+    expect(o.records[0]!.metagate.reasons).toEqual(['request_rejected']);
+  });
+
+  it('a request pipelined behind the client\'s own Connection: close is not read, never forwarded, and recorded as such', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const closing = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, 'Connection: close']);
+    const o = await observe(2, () => talk(closing + get('?include=all')));
+    expect(o.ex.statuses).toEqual([200]);
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.upstream).toEqual([T]);
+    expect(o.records).toHaveLength(2);
+    const behind = o.records.find((r) => r.metagate.decision === 'deny')!;
+    expect(behind.metagate.detail).toBe('data sent after a request that asked to close the connection; not read and not answered (HPE_CLOSED_CONNECTION)');
+    expect(behind.metagate.reasons).toEqual(['request_rejected']);
+  });
+});
+
 // Availability review: 400 pipelined requests for a 3.5 MB answer, never read, took the gateway from 144 MB to 1.3 GB —
 // node hands over every pipelined request at once, and each held its answer. A connection may have MAX_PIPELINED
 // requests waiting behind the one being answered; the next is refused and the connection closed.

@@ -44,6 +44,9 @@ export function send(request: FastifyRequest, reply: FastifyReply, payload?: str
   return reply.send(payload);
 }
 
+const BEARER_CHALLENGE = 'Bearer realm="metagate"';
+const BEARER_INVALID = 'Bearer realm="metagate", error="invalid_token"';
+
 /** Connections the gateway closes after a refusal (`connection: close`): a request pipelined behind it is never answered. */
 const closing = new WeakSet<Socket>();
 
@@ -75,6 +78,9 @@ export function refuse(
   if (ctx.reasons.length > 1) (body as unknown as { reasons: DenyReason[] }).reasons = [...ctx.reasons];
   reply.removeHeader('content-length');
   applySecurityHeaders(reply);
+  // RFC 9110 §15.5.2 / RFC 6750 §3: a 401 names the scheme; "invalid_token" unless no credential was sent. The
+  // reason stays in the problem body only (no error_description: nothing about the token is echoed).
+  if (body.status === 401) reply.header('www-authenticate', reason === 'token_missing' ? BEARER_CHALLENGE : BEARER_INVALID);
   if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) reply.header(k, v);
   if (opts.headers?.connection === 'close' && request.raw.socket) closing.add(request.raw.socket);
   reply.code(body.status).type(PROBLEM_CONTENT_TYPE);

@@ -87,6 +87,9 @@ function expectRefused(o: Outcome, status: number, code: DenyReason, token?: str
   const body = o.res.json<{ code: string; status: number; detail: string; request_id: string }>();
   expect(body.code).toBe(code);
   expect(body.status).toBe(status);
+  // RFC 9110 §15.5.2: every 401 carries a challenge; RFC 6750 §3: "invalid_token" unless no credential was sent
+  if (status === 401) expect(o.res.headers['www-authenticate']).toBe(code === 'token_missing' ? 'Bearer realm="metagate"' : 'Bearer realm="metagate", error="invalid_token"');
+  else expect(o.res.headers['www-authenticate']).toBeUndefined();
   expect(o.forwarded).toBe(0);
   expect(o.records).toHaveLength(1);
   const rec = o.records[0]!;

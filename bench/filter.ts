@@ -1,4 +1,6 @@
-// Filter micro-benchmark: ns per KB of JSON.parse + filter + JSON.stringify against a parse + stringify baseline.
+// Filter micro-benchmark: ns per KB of JSON.parse + filter + JSON.stringify against a parse + stringify baseline,
+// and of the deny filter's raw-bytes scan (src/filters/scan.ts) on the same bodies with their data fields already
+// removed (what the gateway sees when the platform sends metadata only: the bytes are passed as they are).
 //
 //   npx tsx bench/filter.ts                     # the gateway's filter engine
 //   npx tsx bench/filter.ts --impl ./other.ts   # another module exporting compileFilter (before/after comparisons)
@@ -80,6 +82,8 @@ interface Case {
   label: string;
   text: string;
   allow: CompiledFilter;
+  /** the same body with the deny filter's fields removed, as bytes */
+  clean?: Buffer;
 }
 const cases: Case[] = [
   { label: '1 KB table', text: JSON.stringify(smallTable(1024)), allow: allowTable },
@@ -89,7 +93,14 @@ const cases: Case[] = [
 ];
 
 let sink = 0;
-const variants: Record<'baseline' | 'deny' | 'allow', (c: Case) => void> = {
+const variants: Record<'baseline' | 'deny' | 'allow' | 'cleanBaseline' | 'scan', (c: Case) => void> = {
+  cleanBaseline: (c) => {
+    sink += JSON.stringify(JSON.parse(c.clean!.toString('utf8'))).length;
+  },
+  scan: (c) => {
+    if (!denyFilter.unchanged(c.clean!, MAX_DEPTH)) throw new Error(`${c.label}: the scan did not pass the clean body`);
+    sink += c.clean!.length;
+  },
   baseline: (c) => {
     sink += JSON.stringify(JSON.parse(c.text)).length;
   },
@@ -125,18 +136,23 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  * The three variants run interleaved in every round, so a noisy neighbour slows all of them alike; the reported
  * ratio is the median of the per-round ratios, the ns/KB the median of the rounds.
  */
-function measureCase(c: Case): { base: number; deny: number; allow: number; denyRatio: number; allowRatio: number } {
-  const fns = [() => variants.baseline(c), () => variants.deny(c), () => variants.allow(c)] as const;
+function measureCase(c: Case): { base: number; deny: number; allow: number; denyRatio: number; allowRatio: number; cleanBase: number; scan: number; scanRatio: number } {
+  const withScan = c.clean !== undefined;
+  const fns = [() => variants.baseline(c), () => variants.deny(c), () => variants.allow(c), ...(withScan ? [() => variants.cleanBaseline(c), () => variants.scan(c)] : [])];
   const ns = fns.map((f) => calibrate(f));
-  const t: number[][] = [[], [], []];
+  const t: number[][] = fns.map(() => []);
   for (let r = 0; r < ROUNDS; r++) fns.forEach((f, i) => t[i]!.push(timeIt(f, ns[i]!)));
   const kb = Buffer.byteLength(c.text) / 1024;
+  const cleanKb = withScan ? c.clean!.length / 1024 : 1;
   return {
     base: median(t[0]!) / kb,
     deny: median(t[1]!) / kb,
     allow: median(t[2]!) / kb,
     denyRatio: median(t[1]!.map((x, i) => x / t[0]![i]!)),
     allowRatio: median(t[2]!.map((x, i) => x / t[0]![i]!)),
+    cleanBase: withScan ? median(t[3]!) / cleanKb : NaN,
+    scan: withScan ? median(t[4]!) / cleanKb : NaN,
+    scanRatio: withScan ? median(t[4]!.map((x, i) => x / t[3]![i]!)) : NaN,
   };
 }
 
@@ -146,18 +162,20 @@ for (const c of cases) {
   denyFilter.apply(JSON.parse(c.text), removed, MAX_DEPTH);
   if (removed.size === 0) throw new Error(`${c.label}: the deny filter removed nothing`);
   c.allow.apply(JSON.parse(c.text), new Map(), MAX_DEPTH);
+  // another engine (--impl) may not have the scan
+  if (typeof denyFilter.unchanged === 'function') c.clean = Buffer.from(JSON.stringify(denyFilter.apply(JSON.parse(c.text), new Map(), MAX_DEPTH)));
 }
 
 const fmt = (n: number, w: number, d = 0) => n.toFixed(d).padStart(w);
 console.log(`filter engine: ${implPath.startsWith(ROOT) ? implPath.slice(ROOT.length + 1) : implPath}`);
 console.log(`node ${process.version}, ${ROUNDS} interleaved rounds of ~${ROUND_TARGET_NS / 1e6} ms per variant; medians\n`);
-console.log('body            bytes    baseline ns/KB   deny ns/KB  ratio   allow ns/KB  ratio   heap MB');
-console.log('--------------  -------  --------------  -----------  -----  ------------  -----  --------');
+console.log('body            bytes    baseline ns/KB   deny ns/KB  ratio   allow ns/KB  ratio  | clean bytes  baseline ns/KB  scan ns/KB  ratio  | heap MB');
+console.log('--------------  -------  --------------  -----------  -----  ------------  -----  | -----------  --------------  ----------  -----  | -------');
 for (const c of cases) {
-  const { base, deny, allow, denyRatio, allowRatio } = measureCase(c);
+  const { base, deny, allow, denyRatio, allowRatio, cleanBase, scan, scanRatio } = measureCase(c);
   const heap = process.memoryUsage().heapUsed / 1024 / 1024;
   console.log(
-    `${c.label.padEnd(14)}  ${fmt(Buffer.byteLength(c.text), 7)}  ${fmt(base, 14)}  ${fmt(deny, 11)}  ${fmt(denyRatio, 5, 2)}  ${fmt(allow, 12)}  ${fmt(allowRatio, 5, 2)}  ${fmt(heap, 8, 1)}`,
+    `${c.label.padEnd(14)}  ${fmt(Buffer.byteLength(c.text), 7)}  ${fmt(base, 14)}  ${fmt(deny, 11)}  ${fmt(denyRatio, 5, 2)}  ${fmt(allow, 12)}  ${fmt(allowRatio, 5, 2)}  | ${fmt(c.clean?.length ?? NaN, 11)}  ${fmt(cleanBase, 14)}  ${fmt(scan, 10)}  ${fmt(scanRatio, 5, 2)}  | ${fmt(heap, 7, 1)}`,
   );
 }
 if (sink === 42) console.log('');

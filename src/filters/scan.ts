@@ -229,9 +229,9 @@ function isHex(c: number): boolean {
 const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /**
- * A number by JSON's grammar whose value JSON.parse reads exactly as far as the filter is concerned: an integer of
- * at most 15 digits always is; anything else is read as JSON.parse would and held to ±2^53 (the full way refuses
- * beyond, see compile.ts).
+ * A number by JSON's grammar within ±2^53, as the filter requires (the full way refuses beyond, see compile.ts):
+ * without an exponent, at most 15 digits before any fraction always is (|v| < 10^15 < 2^53); anything else is read as
+ * JSON.parse would and held to that bound.
  */
 function number(): boolean {
   const start = i;
@@ -243,7 +243,6 @@ function number(): boolean {
   const intDigits = i - start - (b[start] === 0x2d ? 1 : 0);
   let plain = true;
   if (b[i] === 0x2e) {
-    plain = false;
     i++;
     if (!isDigit(b[i])) return false;
     while (isDigit(b[i])) i++;

@@ -272,7 +272,6 @@ function queuedBehind(request: FastifyRequest, reply: FastifyReply): boolean {
  */
 const heldAnswers = new WeakMap<Socket, string>();
 
-
 /**
  * A refusal before the token is checked (stages 1–2: the message, the path, the route, the query). The decision never
  * depends on the token, but the record names the caller when the token was verified before (the verified-token

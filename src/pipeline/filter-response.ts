@@ -131,9 +131,7 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   if (filter.unchanged(body, cfg.maxJsonDepth)) {
     ctx.fieldsRemoved = NOTHING_REMOVED;
     ctx.responseBytes = body.length;
-    applySecurityHeaders(reply);
-    copyAllowedHeaders(reply, res.headers);
-    send(request, reply.code(200).type('application/json; charset=utf-8'), body);
+    sendJson(request, reply, res.headers, body);
     return;
   }
   let value: unknown;
@@ -161,9 +159,14 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   ctx.fieldsRemoved = removed;
   ctx.responseBytes = bytes;
   deps.metrics?.countRemoved(removed);
+  sendJson(request, reply, res.headers, out);
+}
+
+/** The allowed answer: 200, the filtered (or proven unchanged) JSON, the security headers and the passed ones. */
+function sendJson(request: FastifyRequest, reply: FastifyReply, upstreamHeaders: IncomingHttpHeaders, payload: string | Buffer): void {
   applySecurityHeaders(reply);
-  copyAllowedHeaders(reply, res.headers);
-  send(request, reply.code(200).type('application/json; charset=utf-8'), out);
+  copyAllowedHeaders(reply, upstreamHeaders);
+  send(request, reply.code(200).type('application/json; charset=utf-8'), payload);
 }
 
 /**

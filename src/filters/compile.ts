@@ -80,10 +80,33 @@ interface DenyKey {
  * Deny entries match key names regardless of ASCII case, for the key and for the parent of a "parent.child" entry:
  * an upstream that spells a data-bearing key "SampleData" or "DataModel"."SQL" must not get it past the filter, and
  * removing more is the fail-closed direction (the vendor sees only metadata). Compiled names are stored lower-cased
- * and each key is looked up as `key.toLowerCase()`. Entries are ASCII (FIELD_NAME_RE), so every ASCII case variant
- * matches; the few non-ASCII letters whose lower case is ASCII (U+212A KELVIN SIGN → "k") match too — more removed,
- * never less. Removal counts stay keyed by the configured entry, whatever spelling the upstream used.
+ * and each key is looked up folded (foldKey). Entries are ASCII (FIELD_NAME_RE), so every ASCII case variant
+ * matches; so do the non-ASCII letters that fold onto an ASCII one somewhere: U+212A KELVIN SIGN ("k"), U+017F LONG S
+ * ("s": Go's encoding/json matches `"ſql"` to a struct field `SQL`), U+0131 DOTLESS I and U+0130 CAPITAL I WITH DOT
+ * ("i") — more removed, never less. Removal counts stay keyed by the configured entry, whatever spelling the upstream
+ * used.
  */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * A key as the deny lookup compares it: lower-cased; in a key with non-ASCII letters each character is upper-cased
+ * and then lower-cased on its own (ſ → S → s, ı → I → i, K → k), İ becomes i, and a character whose case mapping is
+ * longer than itself (ß → SS) is kept as it is — so every letter that a per-character case-insensitive decoder folds
+ * onto an ASCII letter becomes that letter, and the key keeps its length (the quick reject below relies on it).
+ * Folding too much only removes more.
+ */
+function foldKey(key: string): string {
+  if (!NON_ASCII.test(key)) return key.toLowerCase();
+  let out = '';
+  for (const ch of key) {
+    const upper = ch.toUpperCase();
+    const u = upper.length === ch.length ? upper : ch;
+    const lower = u.toLowerCase();
+    out += lower.length === u.length ? lower : u === '\u0130' ? 'i' : u;
+  }
+  return out;
+}
+
 function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter; errors: string[] } {
   const errors: string[] = [];
   // lower-cased key name → how it is denied (one lookup per key while walking)
@@ -119,7 +142,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
   // A quick reject, so that most keys are never lower-cased (a new string to hash on every camelCase key): a key can
   // only be denied if some denied name has its length and its first character, in either case. A key whose first
   // character is not ASCII always takes the full lookup. False positives only cost that lookup; there are no false
-  // negatives, since a key whose lower case equals an ASCII name has that name's length.
+  // negatives, since foldKey keeps a key's length and folds an ASCII first character to its own lower case.
   let maxLen = 0;
   for (const k of denied.keys()) maxLen = Math.max(maxLen, k.length);
   const candidate = new Uint8Array((maxLen + 1) * 128);
@@ -132,7 +155,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
     const len = key.length;
     if (len > maxLen) return undefined;
     const c = key.charCodeAt(0);
-    return c >= 128 || candidate[len * 128 + c] === 1 ? denied.get(key.toLowerCase()) : undefined;
+    return c >= 128 || candidate[len * 128 + c] === 1 ? denied.get(foldKey(key)) : undefined;
   };
 
   // The same decision on raw bytes, for the scan: the key and its parent are plain ASCII there (the scan sends any
@@ -169,7 +192,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
       const d = lookup(key);
       if (d !== undefined) {
         // the parent key is lower-cased only here: when this key's name is denied under some parent
-        const hit = d.anywhere ?? (parentKey !== null && d.parents !== undefined ? d.parents.get(parentKey.toLowerCase()) : undefined);
+        const hit = d.anywhere ?? (parentKey !== null && d.parents !== undefined ? d.parents.get(foldKey(parentKey)) : undefined);
         if (hit !== undefined) {
           bump(removed, hit);
           if (out === undefined) {

@@ -176,11 +176,33 @@ describe('deny filter', () => {
     }
   });
 
-  it('keys with a non-ASCII first character take the full lookup: one that lower-cases to a denied name goes (more removed, never less)', () => {
-    // U+212A KELVIN SIGN lower-cases to ASCII "k"; U+0130 lower-cases to "i" + U+0307 (not ASCII, so no match)
+  it('keys with a non-ASCII first character take the full lookup: one that folds to a denied name goes (more removed, never less)', () => {
+    // U+212A KELVIN SIGN folds to ASCII "k"; U+0130 to "i" (JavaScript lower-cases it to "i" + U+0307; it was kept
+    // until review finding F50 — removing it is the stricter answer)
     const { out, removed } = run(deny('key', 'id'), '{"\u212Aey":1,"\u0130d":2,"\u00e9key":3,"":4}');
-    expect(out).toEqual({ '\u0130d': 2, '\u00e9key': 3, '': 4 });
-    expect(removed).toEqual({ key: 1 });
+    expect(out).toEqual({ '\u00e9key': 3, '': 4 });
+    expect(removed).toEqual({ key: 1, id: 1 });
+  });
+
+  // Review finding F50: "ſ" (U+017F LONG S) lower-cases to itself, so "ſql" passed the filter, while Go's
+  // encoding/json matches it to a struct field SQL (its case folding maps ſ to s and K to k).
+  it.each([
+    ['U+017F LONG S first', '\u017fql', 'sql'],
+    ['U+017F LONG S inside', 'failedRow\u017fSample', 'failedRowsSample'],
+    ['U+0131 DOTLESS I inside', 'prof\u0131le', 'profile'],
+    ['U+0130 CAPITAL I WITH DOT inside', 'prof\u0130le', 'profile'],
+    ['U+212A KELVIN SIGN inside', 'tas\u212ASQL', 'taskSQL'],
+    ['escaped LONG S', '\\u017fampleData', 'sampleData'],
+  ])('removes a key spelled with a letter that folds onto ASCII (%s)', (_d, key, entry) => {
+    const { out, removed } = run(deny(entry), `{"${key}":1,"kept":2}`);
+    expect(out).toEqual({ kept: 2 });
+    expect(removed).toEqual({ [entry]: 1 });
+  });
+
+  it('a letter whose case mapping is longer (ß → SS) does not change the key\'s length or match', () => {
+    const { out, removed } = run(deny('class'), '{"cla\u00df":1,"CLASS":2}');
+    expect(out).toEqual({ 'cla\u00df': 1 });
+    expect(removed).toEqual({ class: 1 });
   });
 
   it('refuses deny entries that differ only in case (they would be the same entry)', () => {

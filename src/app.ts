@@ -16,7 +16,7 @@ import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
-import { answerAndClose, isClosing, refuse } from './pipeline/respond.js';
+import { LINGER_MS, answerAndClose, isClosing, refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
@@ -96,6 +96,10 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
   // Stages 1–4 run in one hook, in order; the first refusal ends the request. The hook finishes without waiting when
   // it can (a token verified before, a store in this process) and waits only for a signature check or for Redis.
   app.addHook('onRequest', (request, reply, done) => {
+    // the connection's request timer fired for this request while earlier answers were still going out: it is
+    // recorded and answered (408) after them (clientError), and is not decided, forwarded or answered again — the
+    // hook chain stops here and the connection closes after the 408
+    if (timedOutBehind.has(request.raw.socket)) return;
     let pending: Promise<void> | undefined;
     try {
       pending = decide(gw, request, reply);
@@ -271,6 +275,10 @@ function queuedBehind(request: FastifyRequest, reply: FastifyReply): boolean {
  * those answers, then the connection is closed (clientError).
  */
 const heldAnswers = new WeakMap<Socket, string>();
+/** Connections whose refusal waits for the answers in flight (clientError): later parse errors change nothing. */
+const refusalPending = new WeakSet<Socket>();
+/** Connections whose request timer fired while answers were in flight: a request completed after it is not read. */
+const timedOutBehind = new WeakSet<Socket>();
 
 /**
  * A refusal before the token is checked (stages 1–2: the message, the path, the route, the query). The decision never
@@ -372,6 +380,9 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   // node reports a refused connection once more when the peer closes it after our answer: the FIN reaches a parser
   // still in the middle of the timed-out request (HPE_INVALID_EOF_STATE). One connection, one refusal, one record.
   if (refusedSockets.has(socket)) {
+    // a refusal waits for the answers in flight on this connection: more bytes, or node's request timer for the
+    // malformed message, change nothing (the connection closes after the refusal, or at its deadline)
+    if (refusalPending.has(socket)) return;
     socket.destroy();
     return;
   }
@@ -404,6 +415,14 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   if (inFlight && !inFlight.writableFinished) {
     // the answer in flight closes the connection (node ends it after that answer): nothing more is sent
     if (afterClose) return;
+    refusalPending.add(socket);
+    // a timeout leaves node's parser working: the timed-out request may still complete, and must not be forwarded
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT') timedOutBehind.add(socket);
+    // the answers in flight are bounded by the upstream deadline (twice: one retry); a client that does not read
+    // them cannot keep the connection beyond that
+    const deadline = setTimeout(() => socket.destroy(), 2 * gw.runtime.config.upstream.responseTimeoutMs + LINGER_MS);
+    deadline.unref();
+    socket.once('close', () => clearTimeout(deadline));
     if ((waiting.get(socket) ?? 0) > 0) heldAnswers.set(socket, answer);
     else inFlight.once('finish', () => answerAndClose(socket, answer));
     return;

@@ -88,7 +88,7 @@ export function refuse(
 }
 
 /** How long a refused raw connection may keep sending after its answer before it is closed. */
-const LINGER_MS = 2000;
+export const LINGER_MS = 2000;
 
 /**
  * Answer on a raw socket node no longer manages (CONNECT, a parse error, a timeout) and close it. The socket gets its

@@ -249,6 +249,72 @@ describe('malformed bytes behind pipelined requests', () => {
   });
 });
 
+// Review of the fix above (session 5): a second parse error on the same connection — more bytes, the malformed
+// message arriving in two reads, or node's request timer — destroyed the connection before the answers in flight;
+// and a request completed after its 408 was forwarded and its answer thrown away.
+describe('malformed bytes behind slow answers: later bytes and timers change nothing', () => {
+  let s: Harness;
+  let tok: string;
+  beforeAll(async () => {
+    s = await startHarness({ configure: (c) => { c.vendor.headersTimeoutMs = 400; } });
+    tok = await s.token('geheim');
+    s.upstream.setHandler((req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', name: 'n' })), 700);
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+  const get = (q = '') => msg([`GET ${T}${q} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${tok}`]);
+
+  /** Write each step at its time (ms after connecting); collect every status until the server closes. */
+  function steps(plan: Array<[number, string]>): Promise<number[]> {
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port: s.vendorPort, allowHalfOpen: true });
+      const chunks: Buffer[] = [];
+      const end = () => resolve([...Buffer.concat(chunks).toString('latin1').matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])));
+      const guard = setTimeout(() => socket.destroy(), 5000);
+      socket.on('connect', () => plan.forEach(([at, bytes]) => setTimeout(() => socket.writable && socket.write(bytes), at)));
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearTimeout(guard);
+        end();
+      });
+    });
+  }
+
+  async function run(plan: Array<[number, string]>, records: number) {
+    const recBefore = s.audit.requestRecords().length;
+    const upBefore = s.upstream.requests.length;
+    const statuses = await steps(plan);
+    for (let i = 0; i < 200 && s.audit.requestRecords().length < recBefore + records; i++) await sleep(10);
+    await sleep(150);
+    return { statuses, records: s.audit.requestRecords().slice(recBefore), upstream: s.upstream.requests.length - upBefore };
+  }
+
+  it.each<[string, Array<[number, string]>, number[], number]>([
+    ['one more byte after the garbage', [[0, '__BOTH__GARBAGE\r\n\r\n'], [100, 'X']], [200, 200, 400], 3],
+    ['the garbage in two reads', [[0, '__ONE__GARB'], [100, 'AGE\r\n\r\n']], [200, 400], 2],
+  ])('%s: the answers in flight, then the 400, then close', async (_d, plan, expected, n) => {
+    recordCases(CLASS.smuggling, 1);
+    const real = plan.map(([at, b]) => [at, b.replace('__BOTH__', get() + get('?include=all')).replace('__ONE__', get())] as [number, string]);
+    const o = await run(real, n);
+    expect(o.statuses).toEqual(expected);
+    expect(o.upstream).toBe(expected.length - 1);
+    expect(o.records.map((r) => r.http.response.status_code).sort()).toEqual([...expected].sort());
+    expect(o.records.some((r) => r.http.response.status_code === 499)).toBe(false);
+  });
+
+  it('a request that completes after its 408 is not forwarded: the answer in flight, then the 408, then close', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const o = await run([[0, get() + `GET ${T}?include=all HTTP/1.1\r\nHost: x\r\n`], [600, `Authorization: Bearer ${tok}\r\n\r\n`]], 2);
+    expect(o.statuses).toEqual([200, 408]);
+    expect(o.upstream).toBe(1);
+    expect(o.records.map((r) => r.http.response.status_code).sort()).toEqual([200, 408]);
+  });
+});
+
 // Availability review: 400 pipelined requests for a 3.5 MB answer, never read, took the gateway from 144 MB to 1.3 GB —
 // node hands over every pipelined request at once, and each held its answer. A connection may have MAX_PIPELINED
 // requests waiting behind the one being answered; the next is refused and the connection closed.

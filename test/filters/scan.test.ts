@@ -19,7 +19,7 @@ function deny(...fields: string[]): CompiledFilter {
   return filter!;
 }
 
-const f = deny('sampleData', 'profile', 'sql', 'columns.args', 'dataSource.uri');
+const f = deny('sampleData', 'profile', 'sql', 'columns.args', 'dataSource.uri', '_sec', '$ref', '@type', '#tag', '-x');
 const unchanged = (text: string, maxDepth = 64, filter = f): boolean => filter.unchanged(Buffer.from(text, 'utf8'), maxDepth);
 
 /** What the full way does with the text: parse, filter; `removed` entries, or the error. */
@@ -144,6 +144,28 @@ describe('raw-bytes scan: what goes the full way', () => {
     expect(fullWay(keys(MAX_SCANNED_KEYS + 1))).toEqual(expect.objectContaining({ ok: true, removed: 0 }));
   });
 
+  it('a duplicate key is found at the edge of the key limit, and entries of every first-character class are denied', () => {
+    const keys = Array.from({ length: MAX_SCANNED_KEYS - 1 }, (_, k) => `"k${k}":${k}`);
+    expect(unchanged(`{${keys.join(',')},"k0":1}`)).toBe(false);
+    expect(unchanged(`{${keys.join(',')},"k64":1}`)).toBe(true);
+    for (const k of ['_sec', '$REF', '@Type', '#TAG', '-X']) expect(unchanged(`{"a":1,"${k}":2}`), k).toBe(false);
+  });
+
+  it('a parent entry reaches through nested arrays, and a top-level array has no parent', () => {
+    expect(unchanged('{"columns":[[[{"args":1}]]]}')).toBe(false);
+    expect(unchanged('[{"args":1}]')).toBe(true);
+    expect(fullWay('[{"args":1}]')).toEqual(expect.objectContaining({ ok: true, removed: 0 }));
+  });
+
+  it('never throws, even on nesting far past the limit, and a failed scan leaves no state behind', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    expect(() => unchanged(deep, 1000)).not.toThrow();
+    expect(unchanged(deep, 1000)).toBe(false);
+    expect(unchanged('{"a":{"b":[1,{"a":2}]}}')).toBe(true);
+    expect(unchanged('{"a":{"sql":1}}')).toBe(false);
+    expect(unchanged('{"a":1,"b":{"c":2}}')).toBe(true);
+  });
+
   it('keys of enclosing objects do not count as duplicates of nested ones, and the key stack is restored', () => {
     expect(unchanged('{"a":{"a":{"a":1}},"b":[{"a":1,"b":2}],"c":3}')).toBe(true);
     expect(unchanged('{"a":{"b":1},"b":2}')).toBe(true);
@@ -167,9 +189,9 @@ describe('raw-bytes scan: what goes the full way', () => {
 
 type Tree = { t: 'obj'; entries: Array<[string, Tree]> } | { t: 'arr'; items: Tree[] } | { t: 'str'; v: string } | { t: 'num'; text: string } | { t: 'lit'; v: 'true' | 'false' | 'null' };
 
-const KEYS = ['id', 'name', 'a', 'b', 'sampleData', 'SampleDATA', 'profile', 'sql', 'args', 'uri', 'columns', 'dataSource', 'sampleDataX', 'sample', '__proto__', 'naïve', '\u212Aey', 'k\u0000', ''];
+const KEYS = ['id', 'name', 'a', 'b', 'sampleData', 'SampleDATA', 'profile', 'sql', 'args', 'uri', 'columns', 'dataSource', 'sampleDataX', 'sample', '__proto__', 'naïve', '\u212Aey', 'k\u0000', '', '\u017fql', 'prof\u0131le', '\u0130d', '~', '\u007f', 'k'.repeat(40), '_sec', '_SEC', '$ref', '@type', '#tag', '-x', '-X'];
 /** Number spellings, including ones JSON.parse reads inexactly and ones the filter refuses. */
-const NUMBER_TEXTS = ['0', '-0', '1', '-1', '0.5', '1e2', '1E-2', '1.50', '123456789012345', '9007199254740991', '9007199254740992', '9007199254740993', '-9007199254740993', '1e16', '1e400', '1e-400', '0.1e1'];
+const NUMBER_TEXTS = ['0', '-0', '1', '-1', '0.5', '1e2', '1E-2', '1.50', '123456789012345', '9007199254740991', '9007199254740992', '9007199254740993', '-9007199254740993', '1e16', '1e400', '1e-400', '0.1e1', '9007199254740990.5', '9007199254740991.5', '1234567890123456.7', '123456789012345.678', '1e308', '1e-324', '1E+999', `0.${'0'.repeat(400)}1`, `-${'9'.repeat(30)}`];
 
 const treeArb = fc.letrec<{ tree: Tree }>((tie) => ({
   tree: fc.oneof(
@@ -206,6 +228,54 @@ function write(tree: Tree, st: Style): string {
   }
 }
 
+/**
+ * Whether some object of a JSON text the scan passed holds a key twice: a small reader of its own, for texts whose
+ * keys are plain ASCII without escapes (what the scan passes); strings are skipped by their escapes.
+ */
+function duplicateKeyIn(text: string): boolean {
+  let i = 0;
+  const ws = () => {
+    while (' \t\r\n'.includes(text[i] ?? 'x')) i++;
+  };
+  const str = (): string => {
+    const start = ++i;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    return text.slice(start, i++);
+  };
+  const value = (): boolean => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const seen = new Set<string>();
+      for (;;) {
+        ws();
+        if (text[i] === '}') return i++, false;
+        if (text[i] === ',') i++, ws();
+        const k = str();
+        if (seen.has(k)) return true;
+        seen.add(k);
+        ws();
+        i++; // ':'
+        if (value()) return true;
+      }
+    }
+    if (c === '[') {
+      i++;
+      for (;;) {
+        ws();
+        if (text[i] === ']') return i++, false;
+        if (text[i] === ',') i++;
+        if (value()) return true;
+      }
+    }
+    if (c === '"') return str(), false;
+    while (i < text.length && !',]} \t\r\n'.includes(text[i]!)) i++;
+    return false;
+  };
+  return value();
+}
+
 /** Whether some object of the tree holds a key twice (by the string JSON.parse makes). */
 function hasDuplicate(tree: Tree): boolean {
   if (tree.t === 'arr') return tree.items.some(hasDuplicate);
@@ -223,7 +293,7 @@ function plainly(tree: Tree, parent: string | null, depth: number, maxDepth: num
       if (new Set(keys).size !== keys.length) return false;
       return tree.entries.every(([k, v]) => {
         const lower = k.toLowerCase();
-        const deniedHere = ['sampledata', 'profile', 'sql'].includes(lower) || (lower === 'args' && parent?.toLowerCase() === 'columns') || (lower === 'uri' && parent?.toLowerCase() === 'datasource');
+        const deniedHere = ['sampledata', 'profile', 'sql', '_sec', '$ref', '@type', '#tag', '-x'].includes(lower) || (lower === 'args' && parent?.toLowerCase() === 'columns') || (lower === 'uri' && parent?.toLowerCase() === 'datasource');
         return /^[\x20-\x7e]*$/.test(k) && !k.includes('"') && !k.includes('\\') && !deniedHere && plainly(v, k, depth + 1, maxDepth);
       });
     }
@@ -277,6 +347,7 @@ describe('raw-bytes scan: properties', () => {
           if (unchanged(text)) {
             passed++;
             expectSound(text);
+            expect(duplicateKeyIn(text), text).toBe(false);
           }
         },
       ),

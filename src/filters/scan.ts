@@ -17,12 +17,16 @@
 //   denied key in escapes: both go the full way);
 // - without any key the filter would remove, decided by the filter's own lookup on that string and its parent's;
 // - without a number beyond ±2^53 (JSON.parse would round it; the full way refuses it);
-// - no deeper than maxDepth, counted as the filter counts (`{}` and `[1]` are depth 1).
+// - no deeper than maxDepth, counted as the filter counts (`{}` and `[1]` are depth 1);
+// - no number longer than 64 characters (the full way writes it in its shortest form).
 // Every such body parses to a value the filter returns unchanged, and it is at most as long as its re-serialisation
 // could be made to fit: the bytes are the upstream's, already within upstream.maxResponseBytes.
 
 /** Decides whether the key at b[ks..ke) (plain ASCII) is removed under the parent key at b[pks..pke) (pks < 0: none). */
 export type DeniesKey = (b: Buffer, ks: number, ke: number, pks: number, pke: number) => boolean;
+
+/** Numbers longer than this go the full way (a double needs at most 24 characters: -1.2345678901234567e-308). */
+export const MAX_NUMBER_CHARS = 64;
 
 /** Objects with more keys than this go the full way (the duplicate check compares each key with those before it). */
 export const MAX_SCANNED_KEYS = 64;
@@ -254,6 +258,9 @@ function number(): boolean {
     if (!isDigit(b[i])) return false;
     while (isDigit(b[i])) i++;
   }
+  // an unusually long number goes the full way, which writes it in its shortest form: some clients refuse numbers
+  // of more than 1000 characters, and none needs more digits than a double holds
+  if (i - start > MAX_NUMBER_CHARS) return false;
   if (plain && intDigits <= 15) return true;
   let text = '';
   for (let k = start; k < i; k++) text += String.fromCharCode(b[k]!);

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileFilter, type CompiledFilter } from '../../src/filters/compile.js';
-import { MAX_SCANNED_KEYS } from '../../src/filters/scan.js';
+import { MAX_NUMBER_CHARS, MAX_SCANNED_KEYS } from '../../src/filters/scan.js';
 import { OPENMETADATA_DATA_FIELDS } from '../../src/filters/builtin.js';
 import { recordGenerated } from '../security/summary.js';
 
@@ -87,6 +87,7 @@ describe('raw-bytes scan: what goes the full way', () => {
     ['a 16-digit integer beyond 2^53', '[9999999999999999]'],
     ['a number past the double range', '[1e400]'],
     ['a big number in exponent form', '[1e16]'],
+    ['a number of more than 64 characters (sent in its shortest form instead)', `[0.${'0'.repeat(63)}1]`],
     ['a large double (the filter refuses every magnitude past 2^53)', '[1.5e300]'],
   ])('%s', (_d, text) => {
     expect(unchanged(text)).toBe(false);
@@ -300,7 +301,7 @@ function plainly(tree: Tree, parent: string | null, depth: number, maxDepth: num
     case 'arr':
       return depth + 1 <= maxDepth && tree.items.every((t) => plainly(t, parent, depth + 1, maxDepth));
     case 'num':
-      return Math.abs(Number(tree.text)) <= Number.MAX_SAFE_INTEGER;
+      return Math.abs(Number(tree.text)) <= Number.MAX_SAFE_INTEGER && tree.text.length <= MAX_NUMBER_CHARS;
     default:
       return true;
   }

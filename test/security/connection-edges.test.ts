@@ -258,7 +258,7 @@ describe('malformed bytes behind slow answers: later bytes and timers change not
   beforeAll(async () => {
     s = await startHarness({ configure: (c) => { c.vendor.headersTimeoutMs = 400; } });
     tok = await s.token('geheim');
-    s.upstream.setHandler((req, res) => {
+    s.upstream.setHandler((_req, res) => {
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', name: 'n' })), 700);
     });
   });

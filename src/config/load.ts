@@ -234,7 +234,15 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
   }
   if (ok('upstream.caFile') && config.upstream.caFile) config.upstream.caFile = checkFile('upstream.caFile', config.upstream.caFile, baseDir, problems).abs;
   const forbiddenForward = ['authorization', 'cookie', 'host', 'connection', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method', 'te', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-authorization', 'accept-encoding'];
-  if (ok('upstream.forwardHeaders')) for (const h of config.upstream.forwardHeaders) if (forbiddenForward.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
+  // conditional and range requests ask the platform about its unfiltered answer: a 304 or a 206 would tell the vendor
+  // whether a guess of a removed value was right (docs/faults.md F51)
+  const conditional = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range'];
+  if (ok('upstream.forwardHeaders')) {
+    for (const h of config.upstream.forwardHeaders) {
+      if (forbiddenForward.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
+      else if (conditional.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded: a conditional or range request asks about the platform's unfiltered answer`);
+    }
+  }
 
   // --- auth
   if (ok('auth.jwks')) {

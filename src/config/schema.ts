@@ -114,7 +114,7 @@ export const configSchema = obj(
         maxResponseBytes: posInt(4 * 1024 * 1024, 256 * 1024 * 1024),
         maxJsonDepth: posInt(64, 1000),
         connections: posInt(64, 4096),
-        forwardHeaders: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, default: ['accept-language', 'if-none-match', 'if-modified-since'] },
+        forwardHeaders: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, default: ['accept-language'] },
         identityHeaders: { type: 'boolean', default: false },
         caFile: str,
       },

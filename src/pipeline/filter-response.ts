@@ -100,18 +100,17 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   const status = res.statusCode;
   ctx.upstreamStatus = status;
 
-  if (status === 304 || status === 404 || status === 204) {
+  if (status === 404 || status === 204) {
     // an upstream error page or any other body never reaches the client (the forwarder did not read it)
     applySecurityHeaders(reply);
-    if (status === 304) {
-      copyAllowedHeaders(reply, res.headers);
-      send(request, reply.code(304));
-    } else if (status === 204) send(request, reply.code(204));
+    if (status === 204) send(request, reply.code(204));
     else send(request, reply.code(404).type(PROBLEM_CONTENT_TYPE), JSON.stringify({ ...NOT_FOUND_PROBLEM, request_id: request.id }));
     return;
   }
   if (status !== 200) {
-    rejectResponse(request, reply, status >= 500 ? 'status_5xx' : status >= 300 && status < 400 ? 'redirect' : 'status_other', deps, `status ${status}`);
+    // a 304 is not passed on either: the gateway never sends a conditional request (the platform's validators describe
+    // its unfiltered answer), so an upstream 304 answers a question nobody asked
+    rejectResponse(request, reply, status >= 500 ? 'status_5xx' : status >= 300 && status < 400 && status !== 304 ? 'redirect' : 'status_other', deps, `status ${status}`);
     return;
   }
   // the forwarder read the body only if wantBody() accepted these headers: no body means they were refused
@@ -170,27 +169,17 @@ function sendJson(request: FastifyRequest, reply: FastifyReply, upstreamHeaders:
 }
 
 /**
- * The exact syntax each passed header must have. Narrower than the RFCs on purpose, against an upstream that puts
- * internal details into its validators by accident (the platform is the ministry's own; it is not an adversary, and
- * an opaque tag can always encode something — base64 of anything passes):
- * - an entity tag (RFC 9110 §8.8.3) is at most 64 characters of letters, digits and `+ / = _ . -` — a hash, a
- *   base64 value or a version number — and not an IPv4 address or a dotted host name;
- * - Last-Modified is an IMF-fixdate (§5.6.7);
- * - Content-Language is a list of language tags made of a 2–3 letter language, an optional 4-letter script and an
- *   optional 2-letter or 3-digit region (RFC 5646), without variants, extensions or private-use subtags (free text).
- * A value of any other shape is dropped, not passed.
+ * The exact syntax each passed header must have. Content-Language is a list of language tags made of a 2–3 letter
+ * language, an optional 4-letter script and an optional 2-letter or 3-digit region (RFC 5646), without variants,
+ * extensions or private-use subtags (free text). A value of any other shape is dropped, not passed.
  */
 const HEADER_SYNTAX: Readonly<Record<(typeof RESPONSE_HEADER_ALLOWLIST)[number], RegExp>> = {
-  etag: /^(W\/)?"[A-Za-z0-9+/=_.-]{1,64}"$/,
-  'last-modified': /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/,
   'content-language': /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-\d{3})?( ?, ?[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-\d{3})?){0,7}$/,
 };
-/** An entity tag that looks like an IPv4 address or a dotted host name (a letter on both sides of a dot). */
-const ETAG_LOOKS_LIKE_A_HOST = /\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[A-Za-z][A-Za-z0-9-]*\.[A-Za-z]/;
 
 function copyAllowedHeaders(reply: FastifyReply, headers: IncomingHttpHeaders): void {
   for (const name of RESPONSE_HEADER_ALLOWLIST) {
     const v = header(headers, name);
-    if (typeof v === 'string' && v.length <= 256 && HEADER_SYNTAX[name].test(v) && !(name === 'etag' && ETAG_LOOKS_LIKE_A_HOST.test(v))) reply.header(name, v);
+    if (typeof v === 'string' && v.length <= 256 && HEADER_SYNTAX[name].test(v)) reply.header(name, v);
   }
 }

@@ -18,8 +18,12 @@ export function applySecurityHeaders(reply: FastifyReply): void {
   for (const k in SECURITY_HEADERS) reply.header(k, SECURITY_HEADERS[k]!);
 }
 
-/** Upstream response headers that may reach the vendor (values are re-checked to be printable). */
-export const RESPONSE_HEADER_ALLOWLIST = ['etag', 'last-modified', 'content-language'] as const;
+/**
+ * Upstream response headers that may reach the vendor (values are re-checked against a narrow syntax). Never the
+ * platform's validators (ETag, Last-Modified): they describe its unfiltered answer, so a vendor could test guesses of a
+ * removed value against the tag offline, or see when a removed value changes (docs/faults.md F51).
+ */
+export const RESPONSE_HEADER_ALLOWLIST = ['content-language'] as const;
 
 /** Headers an allowed answer may carry that a withheld one must not. */
 const ANSWER_HEADERS = [...RESPONSE_HEADER_ALLOWLIST, 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];

@@ -98,7 +98,7 @@ describe('broken configurations list every problem with its key path', () => {
     cfg.policy.clearance = { scale: ['STG_CONFIDENTIEEL', 'STG_GEHEIM', 'STG_GEHEIM'] };
     cfg.policy.nationality = { allowed: ['XX'] };
     cfg.auth.jwks = { url: 'http://idp.example/jwks', file: '/nonexistent.json' };
-    cfg.upstream = { url: 'http://user:pw@10.0.0.1:8585/api?x=1', forwardHeaders: ['authorization', 'x-forwarded-for'] };
+    cfg.upstream = { url: 'http://user:pw@10.0.0.1:8585/api?x=1', forwardHeaders: ['authorization', 'x-forwarded-for', 'if-none-match', 'range'] };
     cfg.vendor = { port: 9000 };
     cfg.admin = { port: 9000, tokens: [{ name: 'ops', secret: { env: 'MISSING_SECRET' } }] };
     cfg.routes = { profiles: ['openmetadata', 'nonexistent'], exclude: ['no.such.rule'] };
@@ -116,6 +116,8 @@ describe('broken configurations list every problem with its key path', () => {
       'upstream.url: must not carry a path',
       'upstream.forwardHeaders: "authorization" may never be forwarded',
       'upstream.forwardHeaders: "x-forwarded-for" may never be forwarded',
+      'upstream.forwardHeaders: "if-none-match" may never be forwarded: a conditional or range request',
+      'upstream.forwardHeaders: "range" may never be forwarded: a conditional or range request',
       'admin.port: 9000 is also vendor.port',
       'admin.tokens[0].secret: environment variable MISSING_SECRET is not set',
       'routes.profiles[1]: profile "nonexistent" not found',

@@ -12,7 +12,7 @@ import { CLASS, recordCases } from './summary.js';
 const ID = DEMO_TABLE_ID;
 const T = `/api/v1/tables/${ID}`;
 const SERVICE_CREDENTIAL = 'Bearer upstream-service-credential';
-const UPSTREAM_HEADERS = new Set(['host', 'connection', 'accept', 'accept-encoding', 'user-agent', 'x-request-id', 'authorization', 'accept-language', 'if-none-match', 'if-modified-since']);
+const UPSTREAM_HEADERS = new Set(['host', 'connection', 'accept', 'accept-encoding', 'user-agent', 'x-request-id', 'authorization', 'accept-language']);
 const NEVER_UPSTREAM = ['cookie', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-prefix', 'forwarded', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method', 'proxy-authorization', 'upgrade', 'http2-settings', 'via', 'max-forwards', 'x-metagate-subject', 'x-metagate-clearance', 'te', 'transfer-encoding', 'content-length', 'expect'];
 
 let h: Harness;
@@ -239,7 +239,7 @@ describe('class 3: header tricks', () => {
     ['a forward-listed header with non-printable content is dropped', [['Accept-Language', 'nl\x80']], T, { 'accept-language': undefined }],
     // review finding: a header the client names in Connection is hop-by-hop for this request (RFC 9110 §7.6.1), even
     // when it is a configured forwardHeader
-    ['Connection naming forward-listed headers drops them', [['Connection', 'close, accept-language, if-none-match'], ['Accept-Language', 'nl'], ['If-None-Match', '"x"']], T, { 'accept-language': undefined, 'if-none-match': undefined }],
+    ['Connection naming a forward-listed header among others drops it', [['Connection', 'close, x-foo, accept-language'], ['Accept-Language', 'nl'], ['If-None-Match', '"x"']], T, { 'accept-language': undefined, 'if-none-match': undefined }],
     ['Connection naming one in upper case, in a second Connection header', [['Connection', 'close'], ['Connection', 'Accept-Language'], ['Accept-Language', 'nl']], T, { 'accept-language': undefined }],
     ['Connection naming another header leaves a forward-listed one', [['Connection', 'close, x-foo'], ['Accept-Language', 'nl']], T, { 'accept-language': 'nl' }],
   ];

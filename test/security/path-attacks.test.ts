@@ -12,7 +12,7 @@ const ID = DEMO_TABLE_ID;
 const T = `/api/v1/tables/${ID}`;
 const SERVICE_CREDENTIAL = 'Bearer upstream-service-credential';
 /** Everything the gateway itself puts on an upstream request (rewrite.ts) plus what undici adds. */
-const UPSTREAM_HEADERS = new Set(['host', 'connection', 'accept', 'accept-encoding', 'user-agent', 'x-request-id', 'authorization', 'accept-language', 'if-none-match', 'if-modified-since']);
+const UPSTREAM_HEADERS = new Set(['host', 'connection', 'accept', 'accept-encoding', 'user-agent', 'x-request-id', 'authorization', 'accept-language']);
 
 let h: Harness;
 let bearer: string;

@@ -31,198 +31,183 @@ export const MAX_NUMBER_CHARS = 64;
 /** Objects with more keys than this go the full way (the duplicate check compares each key with those before it). */
 export const MAX_SCANNED_KEYS = 64;
 
-// The scan's state, module-level: one scan runs at a time (it never yields) and nothing is allocated per body.
-let b: Buffer = Buffer.alloc(0);
-let i = 0;
-let n = 0;
-let limit = 0;
-let denies: DeniesKey = () => true;
-/** start and end of the keys of the objects being scanned, outermost first (a stack; keyTop is its height) */
+// One scan runs at a time (it never yields). Its position and the innermost container live in local variables of a
+// single loop (no recursion, no per-token calls: module-level state costs a memory round trip on every byte); the
+// stacks below are reused from body to body and grow only for deeper nesting or more keys than seen before.
+/** per open container: `{` or `[`, the key it sits under (its members' parent: start, end; -1 for none), and for an
+ *  object where its keys begin on the key stack */
+let kinds = new Uint8Array(64);
+let parentStarts = new Int32Array(64);
+let parentEnds = new Int32Array(64);
+let keyBases = new Int32Array(64);
+/** start and end of the keys of the objects being scanned, outermost first */
 let keyStarts = new Int32Array(256);
 let keyEnds = new Int32Array(256);
-let keyTop = 0;
+
+function growContainers(): void {
+  const size = kinds.length * 2;
+  const k = new Uint8Array(size);
+  const ps = new Int32Array(size);
+  const pe = new Int32Array(size);
+  const kb = new Int32Array(size);
+  k.set(kinds);
+  ps.set(parentStarts);
+  pe.set(parentEnds);
+  kb.set(keyBases);
+  kinds = k;
+  parentStarts = ps;
+  parentEnds = pe;
+  keyBases = kb;
+}
+
+function growKeys(): void {
+  const s = new Int32Array(keyStarts.length * 2);
+  const e = new Int32Array(keyEnds.length * 2);
+  s.set(keyStarts);
+  e.set(keyEnds);
+  keyStarts = s;
+  keyEnds = e;
+}
+
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
 
 /** Whether `body` can be sent as it is: the filter would remove nothing and re-serialising would change no value. */
-export function unchangedByFilter(body: Buffer, maxDepth: number, deniesKey: DeniesKey): boolean {
-  b = body;
-  n = body.length;
-  i = 0;
-  limit = maxDepth;
-  denies = deniesKey;
-  keyTop = 0;
-  try {
-    skipWs();
-    if (!value(0, -1, -1)) return false;
-    skipWs();
-    return i === n;
-  } finally {
-    b = EMPTY;
-    denies = NONE;
-  }
-}
-
-const EMPTY = Buffer.alloc(0);
-const NONE: DeniesKey = () => true;
-
-function skipWs(): void {
-  const buf = b;
-  let j = i;
-  while (j < n) {
-    const c = buf[j]!;
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-    j++;
-  }
-  i = j;
-}
-
-/** One value at b[i] inside a container at `depth`, its key (or its array's key) at b[pks..pke). */
-function value(depth: number, pks: number, pke: number): boolean {
-  if (i >= n) return false;
-  const c = b[i]!;
-  if (c === 0x7b) return object(depth + 1, pks, pke);
-  if (c === 0x5b) return array(depth + 1, pks, pke);
-  if (c === 0x22) return string();
-  if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return number();
-  if (c === 0x74) return word(TRUE);
-  if (c === 0x66) return word(FALSE);
-  if (c === 0x6e) return word(NULL);
-  return false;
-}
-
-const TRUE = [0x74, 0x72, 0x75, 0x65];
-const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
-const NULL = [0x6e, 0x75, 0x6c, 0x6c];
-
-function word(w: readonly number[]): boolean {
-  if (i + w.length > n) return false;
-  for (let k = 0; k < w.length; k++) if (b[i + k] !== w[k]) return false;
-  i += w.length;
-  return true;
-}
-
-function object(depth: number, pks: number, pke: number): boolean {
-  if (depth > limit) return false;
-  i++;
-  skipWs();
-  if (i < n && b[i] === 0x7d) {
-    i++;
-    return true;
-  }
-  const base = keyTop;
-  try {
-    for (;;) {
-      if (i >= n || b[i] !== 0x22) return false;
-      const ks = i + 1;
-      const ke = keyEnd(ks);
-      if (ke < 0) return false;
-      i = ke + 1;
+export function unchangedByFilter(body: Buffer, maxDepth: number, denies: DeniesKey): boolean {
+  const b = body;
+  const n = b.length;
+  let j = 0;
+  /** containers open (the depth of the innermost, counted as the filter counts: `{}` and `[1]` are depth 1) */
+  let top = 0;
+  let keyTop = 0;
+  /** the key the next value sits under: a container opened there gives it to its members as their parent */
+  let pks = -1;
+  let pke = -1;
+  /** an object was opened or continued with a comma: a key comes next */
+  let expectKey = false;
+  let c = 0;
+  while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
+  for (;;) {
+    if (expectKey) {
+      // --- a key: printable ASCII without escapes, not seen before in this object, not one the filter removes
+      if (j >= n || b[j] !== 0x22) return false;
+      const ks = j + 1;
+      let ke = ks;
+      for (;;) {
+        if (ke >= n) return false;
+        c = b[ke]!;
+        if (c === 0x22) break;
+        if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+        ke++;
+      }
+      j = ke + 1;
+      const base = keyBases[top - 1]!;
       if (keyTop - base >= MAX_SCANNED_KEYS) return false;
-      if (isDuplicate(base, ks, ke)) return false;
-      if (denies(b, ks, ke, pks, pke)) return false;
-      pushKey(ks, ke);
-      skipWs();
-      if (i >= n || b[i] !== 0x3a) return false;
-      i++;
-      skipWs();
-      if (!value(depth, ks, ke)) return false;
-      skipWs();
-      if (i >= n) return false;
-      const c = b[i++];
-      if (c === 0x7d) return true;
-      if (c !== 0x2c) return false;
-      skipWs();
-    }
-  } finally {
-    keyTop = base;
-  }
-}
-
-/** Where the key starting at `ks` ends (its closing quote), or -1 unless it is printable ASCII without escapes. */
-function keyEnd(ks: number): number {
-  const buf = b;
-  const end = n;
-  for (let j = ks; j < end; j++) {
-    const c = buf[j]!;
-    if (c === 0x22) return j;
-    if (c < 0x20 || c > 0x7e || c === 0x5c) return -1;
-  }
-  return -1;
-}
-
-function pushKey(ks: number, ke: number): void {
-  if (keyTop === keyStarts.length) {
-    const s = new Int32Array(keyStarts.length * 2);
-    const e = new Int32Array(keyEnds.length * 2);
-    s.set(keyStarts);
-    e.set(keyEnds);
-    keyStarts = s;
-    keyEnds = e;
-  }
-  keyStarts[keyTop] = ks;
-  keyEnds[keyTop] = ke;
-  keyTop++;
-}
-
-/** Whether the object whose keys start at stack index `base` already has the key b[ks..ke). */
-function isDuplicate(base: number, ks: number, ke: number): boolean {
-  const len = ke - ks;
-  for (let k = base; k < keyTop; k++) {
-    const s = keyStarts[k]!;
-    if (keyEnds[k]! - s !== len) continue;
-    let j = 0;
-    while (j < len && b[s + j] === b[ks + j]) j++;
-    if (j === len) return true;
-  }
-  return false;
-}
-
-function array(depth: number, pks: number, pke: number): boolean {
-  if (depth > limit) return false;
-  i++;
-  skipWs();
-  if (i < n && b[i] === 0x5d) {
-    i++;
-    return true;
-  }
-  for (;;) {
-    // elements inherit the array's key as their parent, as in the filter
-    if (!value(depth, pks, pke)) return false;
-    skipWs();
-    if (i >= n) return false;
-    const c = b[i++];
-    if (c === 0x5d) return true;
-    if (c !== 0x2c) return false;
-    skipWs();
-  }
-}
-
-/** A string value: any UTF-8 (checked before), no bare control character, only JSON's escapes. */
-function string(): boolean {
-  const buf = b;
-  const end = n;
-  let j = i + 1;
-  for (;;) {
-    // the common case: a run of plain characters (locals: this loop is most of the scan)
-    let c = 0;
-    while (j < end) {
-      c = buf[j]!;
-      if (c === 0x22 || c === 0x5c || c < 0x20) break;
+      const len = ke - ks;
+      for (let k = base; k < keyTop; k++) {
+        const s = keyStarts[k]!;
+        if (keyEnds[k]! - s !== len) continue;
+        let m = 0;
+        while (m < len && b[s + m] === b[ks + m]) m++;
+        if (m === len) return false;
+      }
+      if (denies(b, ks, ke, parentStarts[top - 1]!, parentEnds[top - 1]!)) return false;
+      if (keyTop === keyStarts.length) growKeys();
+      keyStarts[keyTop] = ks;
+      keyEnds[keyTop] = ke;
+      keyTop++;
+      while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
+      if (j >= n || b[j] !== 0x3a) return false;
       j++;
+      while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
+      pks = ks;
+      pke = ke;
+      expectKey = false;
     }
-    if (j >= end || c < 0x20) {
-      i = j;
-      return false;
+
+    // --- a value at j, under the key pks..pke
+    if (j >= n) return false;
+    c = b[j]!;
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (top >= maxDepth) return false;
+      if (top === kinds.length) growContainers();
+      kinds[top] = c;
+      parentStarts[top] = pks;
+      parentEnds[top] = pke;
+      keyBases[top] = keyTop;
+      top++;
+      j++;
+      while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
+      const empty = j < n && b[j] === (kinds[top - 1] === OPEN_OBJECT ? 0x7d : 0x5d);
+      if (!empty) {
+        // an object's first key, or an array's first element (under the array's own key)
+        if (kinds[top - 1] === OPEN_OBJECT) expectKey = true;
+        continue;
+      }
+      j++;
+      top--;
+    } else if (c === 0x22) {
+      // a string: any UTF-8 (checked before), no bare control character, only JSON's escapes
+      j++;
+      for (;;) {
+        while (j < n) {
+          c = b[j]!;
+          if (c === 0x22 || c === 0x5c || c < 0x20) break;
+          j++;
+        }
+        if (j >= n || c < 0x20) return false;
+        if (c === 0x22) {
+          j++;
+          break;
+        }
+        const e = b[j + 1];
+        if (e === 0x75) {
+          if (j + 6 > n || !isHex(b[j + 2]!) || !isHex(b[j + 3]!) || !isHex(b[j + 4]!) || !isHex(b[j + 5]!)) return false;
+          j += 6;
+        } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) j += 2;
+        else return false;
+      }
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      j = number(b, j, n);
+      if (j < 0) return false;
+    } else if (c === 0x74) {
+      if (j + 4 > n || b[j + 1] !== 0x72 || b[j + 2] !== 0x75 || b[j + 3] !== 0x65) return false;
+      j += 4;
+    } else if (c === 0x66) {
+      if (j + 5 > n || b[j + 1] !== 0x61 || b[j + 2] !== 0x6c || b[j + 3] !== 0x73 || b[j + 4] !== 0x65) return false;
+      j += 5;
+    } else if (c === 0x6e) {
+      if (j + 4 > n || b[j + 1] !== 0x75 || b[j + 2] !== 0x6c || b[j + 3] !== 0x6c) return false;
+      j += 4;
+    } else return false;
+
+    // --- after a value: close the containers it ends, or move on to the next member
+    for (;;) {
+      while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
+      if (top === 0) return j === n;
+      if (j >= n) return false;
+      c = b[j++]!;
+      if (kinds[top - 1] === OPEN_OBJECT) {
+        if (c === 0x7d) {
+          keyTop = keyBases[top - 1]!;
+          top--;
+          continue;
+        }
+        if (c !== 0x2c) return false;
+        expectKey = true;
+      } else {
+        if (c === 0x5d) {
+          top--;
+          continue;
+        }
+        if (c !== 0x2c) return false;
+        // the next element, under the array's own key, as in the filter
+        pks = parentStarts[top - 1]!;
+        pke = parentEnds[top - 1]!;
+      }
+      while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
+      break;
     }
-    if (c === 0x22) {
-      i = j + 1;
-      return true;
-    }
-    const e = buf[j + 1];
-    if (e === 0x75) {
-      if (j + 6 > end || !isHex(buf[j + 2]!) || !isHex(buf[j + 3]!) || !isHex(buf[j + 4]!) || !isHex(buf[j + 5]!)) return false;
-      j += 6;
-    } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) j += 2;
-    else return false;
   }
 }
 
@@ -233,37 +218,37 @@ function isHex(c: number): boolean {
 const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /**
- * A number by JSON's grammar within ±2^53, as the filter requires (the full way refuses beyond, see compile.ts):
- * without an exponent, at most 15 digits before any fraction always is (|v| < 10^15 < 2^53); anything else is read as
- * JSON.parse would and held to that bound.
+ * A number at b[start] by JSON's grammar within ±2^53, as the filter requires (the full way refuses beyond, see
+ * compile.ts); returns where it ends, or -1. Without an exponent, at most 15 digits before any fraction always is
+ * (|v| < 10^15 < 2^53); anything else is read as JSON.parse would and held to that bound.
  */
-function number(): boolean {
-  const start = i;
+function number(b: Buffer, start: number, n: number): number {
+  let i = start;
   if (b[i] === 0x2d) i++;
-  if (i >= n) return false;
+  if (i >= n) return -1;
   if (b[i] === 0x30) i++;
   else if (isDigit(b[i])) while (isDigit(b[i])) i++;
-  else return false;
+  else return -1;
   const intDigits = i - start - (b[start] === 0x2d ? 1 : 0);
   let plain = true;
   if (b[i] === 0x2e) {
     i++;
-    if (!isDigit(b[i])) return false;
+    if (!isDigit(b[i])) return -1;
     while (isDigit(b[i])) i++;
   }
   if (b[i] === 0x65 || b[i] === 0x45) {
     plain = false;
     i++;
     if (b[i] === 0x2b || b[i] === 0x2d) i++;
-    if (!isDigit(b[i])) return false;
+    if (!isDigit(b[i])) return -1;
     while (isDigit(b[i])) i++;
   }
   // an unusually long number goes the full way, which writes it in its shortest form: some clients refuse numbers
   // of more than 1000 characters, and none needs more digits than a double holds
-  if (i - start > MAX_NUMBER_CHARS) return false;
-  if (plain && intDigits <= 15) return true;
+  if (i - start > MAX_NUMBER_CHARS) return -1;
+  if (plain && intDigits <= 15) return i;
   let text = '';
   for (let k = start; k < i; k++) text += String.fromCharCode(b[k]!);
   const v = Number(text);
-  return v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER;
+  return v <= Number.MAX_SAFE_INTEGER && v >= -Number.MAX_SAFE_INTEGER ? i : -1;
 }

@@ -73,6 +73,12 @@ describe('raw-bytes scan: what goes the full way', () => {
     ['a denied key deep in an array', '[{"a":[{"b":{"profile":1}}]}]'],
     ['a child entry under its parent', '{"dataSource":{"uri":"jdbc:x"}}'],
     ['a child entry under its parent, through an array', '{"columns":[{"args":1}]}'],
+    // the array's key is the parent of every element, not only the first (a hand mutation of the scan that dropped
+    // it after the first comma passed every other case)
+    ['a child entry in a later element of the array', '{"columns":[{"name":"a"},{"args":1}]}'],
+    ['a child entry after a scalar and an array element', '{"columns":[1,"x",[2],{"args":1}]}'],
+    ['a child entry in a later element of a nested array', '{"columns":[[{"a":1}],[{"b":1},{"args":1}]]}'],
+    ['a child entry after a sibling object closed', '{"dataSource":{"x":{"y":{}},"uri":"jdbc:x"}}'],
     ['a child entry under its parent in another case', '{"DataSource":{"URI":"jdbc:x"}}'],
     ['an escaped key spelling a denied one', '{"\\u0073ampleData":1}'],
     ['any escaped key', '{"\\u0061":1}'],

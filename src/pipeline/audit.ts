@@ -1,7 +1,7 @@
 // Stage 8: exactly one audit record and one set of metric updates per vendor request, allowed or denied.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RequestAuditRecord } from '../observability/audit.js';
+import { isoNow, type RequestAuditRecord } from '../observability/audit.js';
 import { methodLabel } from '../observability/metrics.js';
 import type { AuditDeps, RequestContext } from './context.js';
 import { isRecordableClaim, type Identity } from '../policy/claims.js';
@@ -45,7 +45,7 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
   // a refused token's own claims are recorded only when they are text a log viewer can show as it is
   const subject = id?.subject ?? (isRecordableClaim(ctx.token?.payload.sub) ? ctx.token.payload.sub : undefined);
   const rec: RequestAuditRecord = {
-    '@timestamp': new Date().toISOString(),
+    '@timestamp': isoNow(),
     event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: allowed && status < 400 ? 'success' : 'failure', duration: durationNs },
     http: { request: { id: requestId, method: methodLabel(method) }, response: { status_code: status } },
     url: ctx.target ? { path: redactJwts(ctx.target.path) } : ctx.original !== undefined ? { path: null, original: ctx.original } : { path: null },

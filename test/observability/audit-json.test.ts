@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { buildRecord } from '../../src/pipeline/audit.js';
 import { newContext, type RequestContext } from '../../src/pipeline/context.js';
-import { requestRecordJson } from '../../src/observability/audit.js';
+import { isoAt, requestRecordJson } from '../../src/observability/audit.js';
 import { CATEGORIES, DENY_REASONS } from '../../src/policy/reasons.js';
 import type { Runtime } from '../../src/config/load.js';
 
@@ -102,4 +102,50 @@ describe('requestRecordJson', () => {
     expect(() => JSON.parse(line)).not.toThrow();
     expect((JSON.parse(line) as { source: { ip: unknown } }).source.ip).toBeNull();
   });
+
+  // The identity fields are written once per run of records with the same values (a token's requests): a record
+  // that differs from the one before in any one of them, or only in everything else, must still be written exactly.
+  test('records in sequence that share, or differ in one of, their identity values are each written exactly', () => {
+    const identity = fc.record({
+      nationality: fc.constantFrom('NL', 'nl', 'N"L'),
+      clearance: fc.constantFrom('STG_GEHEIM', 'STG_CONFIDENTIEEL'),
+      clearanceExpiresAt: fc.constantFrom(1_900_000_000_000, 1_900_000_000_001),
+      org: opt(fc.constantFrom('vendor', 'other')),
+      jti: opt(fc.constantFrom('j1', 'j2', 'j\n3')),
+    });
+    const step = fc.record({ identity: opt(identity), fingerprint: opt(fc.constantFrom('0123456789abcdef', 'fedcba9876543210')), requestId: text, status: fc.integer({ min: 100, max: 599 }) });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 2, maxLength: 12 }), (steps) => {
+        for (const st of steps) {
+          const ctx = newContext({ hash: 'ab12' } as unknown as Runtime);
+          ctx.decision = 'allow';
+          // a fresh object with equal values every time, as a reloaded or re-verified token would give
+          if (st.identity) ctx.identity = { subject: 's', ...st.identity, clearanceRank: 1, tokenExpiresAt: 0 } as RequestContext['identity'];
+          if (st.fingerprint) ctx.token = { fingerprint: st.fingerprint, payload: {} };
+          const rec = buildRecord(ctx, st.requestId, 'GET', '127.0.0.1', st.status);
+          expect(requestRecordJson(rec)).toBe(JSON.stringify(rec));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
+describe('isoAt', () => {
+  test('writes what new Date(ms).toISOString() writes, for any time a Date can hold', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => {
+        expect(isoAt(ms)).toBe(new Date(ms).toISOString());
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test('times in sequence within and across seconds, around 1970, year 0 and year 10000', () => {
+    const starts = [Date.UTC(2026, 11, 2, 2, 59, 59, 990), -2000, Date.UTC(0, 0, 1) - 1500, Date.UTC(9999, 11, 31, 23, 59, 59, 990), 8.64e15 - 3000, -8.64e15];
+    for (const start of starts) {
+      for (let ms = start; ms < start + 2500 && ms <= 8.64e15; ms += 7) expect(isoAt(ms)).toBe(new Date(ms).toISOString());
+    }
+  });
+});
+

@@ -1,4 +1,5 @@
-// Redis StateStore for several replicas: one Lua round trip per check, pub/sub change notices, fail closed on any error.
+// Redis StateStore for several replicas: the checks of one event-loop turn in one Lua call, pub/sub change notices, fail
+// closed on any error.
 
 import { randomUUID } from 'node:crypto';
 import type { Cidr } from '../sovereignty/cidr.js';
@@ -81,78 +82,98 @@ const ORG_FIELD_PREFIX = 'org:';
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * KEYS: 1 subject revocation, 2 token revocation, 3 revocation index, 4 suspensions hash, 5 windows hash,
- *       6 subject counter, 7 global counter, 8 epoch
- * ARGV: 1 now, 2 has jti (1/0), 3 has org (1/0), 4 org, 5 perSubject, 6 global ceiling (0 = none), 7 counter TTL ms,
- *       8 epoch value
- * Returns { subject revocation JSON | '', token revocation JSON | '', suspension JSON | '', window JSON | '',
- *           decision 'ok'|'subject'|'global', subject count, global count, state lost 1|0 } where the counts are
- *           after this request when it consumed a unit and unchanged otherwise. The epoch key is set when the store
- *           starts; a check that finds it missing sets it again and reports that the state was lost.
+ * The checks of every request that arrived in one turn of the event loop, in one script call: one command, one reply
+ * and one round trip however many requests there are (under load ≈ 10 a turn). Each request is checked exactly as if
+ * it were alone, in arrival order: its counters are incremented before the next one is read, so a batch never lets
+ * more through than separate calls would.
+ *
+ * KEYS: 1 revocation index, 2 suspensions hash, 3 windows hash, 4 epoch; then for request r (from 0) at 4 + 4r:
+ *       +1 subject revocation, +2 token revocation, +3 subject counter, +4 global counter
+ * ARGV: 1 epoch value, 2 perSubject, 3 global ceiling (0 = none); then for request r at 3 + 5r:
+ *       +1 now, +2 has jti (1/0), +3 has org (1/0), +4 org, +5 counter TTL ms
+ * Returns { state lost 1|0, then per request: subject revocation JSON | '', token revocation JSON | '',
+ *           suspension JSON | '', window JSON | '', decision 'ok'|'subject'|'global', subject count, global count }
+ *           where the counts are after the request when it consumed a unit and unchanged otherwise. The epoch key is set
+ *           when the store starts; a check that finds it missing sets it again and reports that the state was lost.
  */
 const CHECK_LUA = `
-local now = tonumber(ARGV[1])
-local lost = 0
-if redis.call('EXISTS', KEYS[8]) == 0 then
-  redis.call('SET', KEYS[8], ARGV[8])
-  lost = 1
+local out = { 0 }
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  redis.call('SET', KEYS[4], ARGV[1])
+  out[1] = 1
 end
-local function live_revocation(key)
-  local raw = redis.call('GET', key)
-  if not raw then return '' end
-  local exp = cjson.decode(raw)['expiresAt']
-  if type(exp) == 'number' and exp <= now then
-    redis.call('DEL', key)
-    redis.call('SREM', KEYS[3], key)
-    return ''
+local per_subject = tonumber(ARGV[2])
+local ceiling = tonumber(ARGV[3])
+local kill = redis.call('HGET', KEYS[2], '${KILL_SWITCH_FIELD}')
+local windows = nil
+
+for r = 0, (#KEYS - 4) / 4 - 1 do
+  local k = 4 + 4 * r
+  local a = 3 + 5 * r
+  local now = tonumber(ARGV[a + 1])
+  -- an unreadable record is returned as it is: the store refuses that request's check, not the whole batch
+  local function live_revocation(key)
+    local raw = redis.call('GET', key)
+    if not raw then return '' end
+    local ok, rec = pcall(cjson.decode, raw)
+    if ok and type(rec) == 'table' and type(rec['expiresAt']) == 'number' and rec['expiresAt'] <= now then
+      redis.call('DEL', key)
+      redis.call('SREM', KEYS[1], key)
+      return ''
+    end
+    return raw
   end
-  return raw
-end
 
-local subj = live_revocation(KEYS[1])
-local tok = ''
-if ARGV[2] == '1' then tok = live_revocation(KEYS[2]) end
+  local subj = live_revocation(KEYS[k + 1])
+  local tok = ''
+  if ARGV[a + 2] == '1' then tok = live_revocation(KEYS[k + 2]) end
 
-local has_org = ARGV[3] == '1'
-local org = ARGV[4]
-local susp = redis.call('HGET', KEYS[4], '${KILL_SWITCH_FIELD}')
-if not susp and has_org then susp = redis.call('HGET', KEYS[4], '${ORG_FIELD_PREFIX}' .. org) end
-if not susp then susp = '' end
+  local has_org = ARGV[a + 3] == '1'
+  local org = ARGV[a + 4]
+  local susp = kill
+  if not susp and has_org then susp = redis.call('HGET', KEYS[2], '${ORG_FIELD_PREFIX}' .. org) end
+  if not susp then susp = '' end
 
-local win = ''
-if susp == '' then
-  local best_start, best_id
-  local all = redis.call('HGETALL', KEYS[5])
-  for i = 1, #all, 2 do
-    local w = cjson.decode(all[i + 1])
-    local w_org = w['org']
-    if w['start'] <= now and now < w['end'] and (w_org == nil or (has_org and w_org == org)) then
-      if win == '' or w['start'] < best_start or (w['start'] == best_start and all[i] < best_id) then
-        win, best_start, best_id = all[i + 1], w['start'], all[i]
+  local win = ''
+  if susp == '' then
+    if windows == nil then windows = redis.call('HGETALL', KEYS[3]) end
+    local best_start, best_id
+    for i = 1, #windows, 2 do
+      local w = cjson.decode(windows[i + 1])
+      local w_org = w['org']
+      if w['start'] <= now and now < w['end'] and (w_org == nil or (has_org and w_org == org)) then
+        if win == '' or w['start'] < best_start or (w['start'] == best_start and windows[i] < best_id) then
+          win, best_start, best_id = windows[i + 1], w['start'], windows[i]
+        end
       end
     end
   end
-end
 
-local per_subject = tonumber(ARGV[5])
-local ceiling = tonumber(ARGV[6])
-local ttl = tonumber(ARGV[7])
-local sc = tonumber(redis.call('GET', KEYS[6]) or '0')
-local gc = 0
-if ceiling > 0 then gc = tonumber(redis.call('GET', KEYS[7]) or '0') end
-local decision = 'ok'
-if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
+  local ttl = tonumber(ARGV[a + 5])
+  local sc = tonumber(redis.call('GET', KEYS[k + 3]) or '0')
+  local gc = 0
+  if ceiling > 0 then gc = tonumber(redis.call('GET', KEYS[k + 4]) or '0') end
+  local decision = 'ok'
+  if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
 
-if decision == 'ok' and subj == '' and tok == '' and susp == '' and win == '' then
-  sc = redis.call('INCR', KEYS[6])
-  if sc == 1 then redis.call('PEXPIRE', KEYS[6], ttl) end
-  if ceiling > 0 then
-    gc = redis.call('INCR', KEYS[7])
-    if gc == 1 then redis.call('PEXPIRE', KEYS[7], ttl) end
+  if decision == 'ok' and subj == '' and tok == '' and susp == '' and win == '' then
+    sc = redis.call('INCR', KEYS[k + 3])
+    if sc == 1 then redis.call('PEXPIRE', KEYS[k + 3], ttl) end
+    if ceiling > 0 then
+      gc = redis.call('INCR', KEYS[k + 4])
+      if gc == 1 then redis.call('PEXPIRE', KEYS[k + 4], ttl) end
+    end
   end
+  local o = #out
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] = subj, tok, susp, win, decision, sc, gc
 end
-return { subj, tok, susp, win, decision, sc, gc, lost }
+return out
 `;
+
+/** Requests checked in one script call at most (a larger turn is split): bounds the script's time and its reply. */
+export const MAX_CHECK_BATCH = 64;
+/** Values the check script returns per request (after the leading state-lost flag). */
+const CHECK_REPLY_WIDTH = 7;
 
 /** KEYS: 1 revocation, 2 index. ARGV: 1 JSON, 2 TTL ms (0 = none), 3 channel, 4 notice. */
 const REVOKE_LUA = `
@@ -229,6 +250,7 @@ type ScriptFn = (...args: Arg[]) => Promise<unknown>;
 
 /** The commands `defineCommand` adds at run time (ioredis cannot type them). */
 interface ScriptCommands {
+  /** dynamic key count: first argument is the number of keys */
   metagateCheck: ScriptFn;
   metagateRevoke: ScriptFn;
   metagateUnrevoke: ScriptFn;
@@ -240,6 +262,16 @@ interface ScriptCommands {
 }
 
 type Client = Redis | Cluster;
+
+/** A request's check waiting for the end of the turn. */
+interface PendingCheck {
+  input: CheckInput;
+  /** its rate-limit window and the time left in it */
+  index: number;
+  resetMs: number;
+  resolve: (r: CheckResult) => void;
+  reject: (err: unknown) => void;
+}
 
 interface ChangeNotice {
   /** the instance that made the change; it has already told its own listeners */
@@ -289,9 +321,9 @@ export class RedisStore implements StateStore {
       // failed command is not resent; that one request is refused.
       reconnectOnError: (err) => /READONLY/.test(err.message),
       connectionName: 'metagate',
-      // the checks of concurrent requests issued in one event-loop turn go out in one write (one round trip, one
-      // syscall each way) instead of one each: under load most of the per-request Redis cost is that I/O
-      enableAutoPipelining: true,
+      // no auto-pipelining: the store already sends the checks of one event-loop turn as one command (sendChecks),
+      // and ioredis's would hold that command back for one more turn
+      enableAutoPipelining: false,
     });
     // The subscriber may wait: SUBSCRIBE is queued until connected and re-issued after every reconnect.
     this.subscriber = openConnection(opts.connection, opts.allowedRanges, {
@@ -303,7 +335,7 @@ export class RedisStore implements StateStore {
       connectionName: 'metagate-sub',
     });
 
-    this.client.defineCommand('metagateCheck', { lua: CHECK_LUA, numberOfKeys: 8 });
+    this.client.defineCommand('metagateCheck', { lua: CHECK_LUA });
     this.client.defineCommand('metagateRevoke', { lua: REVOKE_LUA, numberOfKeys: 2 });
     this.client.defineCommand('metagateUnrevoke', { lua: UNREVOKE_LUA, numberOfKeys: 2 });
     this.client.defineCommand('metagateHashSet', { lua: HASH_SET_LUA, numberOfKeys: 1 });
@@ -359,46 +391,91 @@ export class RedisStore implements StateStore {
     if (this.closed) throw new StateUnavailableError('redis store is closed');
   }
 
-  async check(input: CheckInput): Promise<CheckResult> {
-    assertTime(input.now);
-    const { now } = input;
-    const { index, resetMs } = fixedWindow(now, this.policy.windowMs);
-    const hasJti = input.jti !== undefined;
-    const hasOrg = input.org !== undefined;
-    const reply = await this.run('check', () =>
-      this.scripts.metagateCheck(
-        this.revocationKey('subject', input.subject),
-        // a key is always passed so the key count stays fixed; without a jti the script never reads it
-        this.revocationKey('token', input.jti ?? ''),
-        this.key('rev:index'),
-        this.key('susp'),
-        this.key('win'),
-        this.subjectCounterKey(index, input.subject),
-        this.globalCounterKey(index),
-        this.key('epoch'),
-        now,
-        hasJti ? '1' : '0',
-        hasOrg ? '1' : '0',
-        input.org ?? '',
-        this.policy.perSubject,
-        this.policy.global,
-        // PEXPIRE takes whole milliseconds; `now` may carry a fraction
-        Math.ceil(resetMs + this.policy.windowMs),
-        new Date(now).toISOString(),
-      ),
-    );
+  check(input: CheckInput): Promise<CheckResult> {
+    try {
+      assertTime(input.now);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.closed) return Promise.reject(new StateUnavailableError('redis store is closed'));
+    const { index, resetMs } = fixedWindow(input.now, this.policy.windowMs);
+    return new Promise<CheckResult>((resolve, reject) => {
+      this.pendingChecks.push({ input, index, resetMs, resolve, reject });
+      if (!this.checksQueued) {
+        this.checksQueued = true;
+        // at the end of this turn of the event loop, with the checks of every request that arrived in it
+        setImmediate(this.sendQueuedChecks);
+      }
+    });
+  }
 
-    if (!Array.isArray(reply) || reply.length !== 8) throw new StateUnavailableError('redis check returned an unexpected reply');
-    if (reply[7] === 1 && !this.closed) {
-      for (const l of this.lostListeners) l();
+  /** Checks waiting for the end of this turn (one script call for all of them, see CHECK_LUA). */
+  private pendingChecks: PendingCheck[] = [];
+  private checksQueued = false;
+
+  private readonly sendQueuedChecks = (): void => {
+    this.checksQueued = false;
+    const all = this.pendingChecks;
+    this.pendingChecks = [];
+    for (let at = 0; at < all.length; at += MAX_CHECK_BATCH) this.sendChecks(all.length <= MAX_CHECK_BATCH ? all : all.slice(at, at + MAX_CHECK_BATCH));
+  };
+
+  private sendChecks(batch: PendingCheck[]): void {
+    const keys: Arg[] = [this.key('rev:index'), this.key('susp'), this.key('win'), this.key('epoch')];
+    const args: Arg[] = [new Date(batch[0]!.input.now).toISOString(), this.policy.perSubject, this.policy.global];
+    for (const c of batch) {
+      const { input } = c;
+      keys.push(
+        this.revocationKey('subject', input.subject),
+        // a key is always passed so every request has four; without a jti the script never reads it
+        this.revocationKey('token', input.jti ?? ''),
+        this.subjectCounterKey(c.index, input.subject),
+        this.globalCounterKey(c.index),
+      );
+      // PEXPIRE takes whole milliseconds; `now` may carry a fraction
+      args.push(input.now, input.jti !== undefined ? '1' : '0', input.org !== undefined ? '1' : '0', input.org ?? '', Math.ceil(c.resetMs + this.policy.windowMs));
+    }
+    this.run('check', () => this.scripts.metagateCheck(keys.length, ...keys, ...args)).then(
+      (reply) => this.settleChecks(batch, reply),
+      (err: unknown) => {
+        for (const c of batch) c.reject(err);
+      },
+    );
+  }
+
+  /** Every check of the batch is settled, each on its own part of the reply; a reply of the wrong shape fails them all. */
+  private settleChecks(batch: PendingCheck[], reply: unknown): void {
+    if (!Array.isArray(reply) || reply.length !== 1 + CHECK_REPLY_WIDTH * batch.length) {
+      const err = new StateUnavailableError('redis check returned an unexpected reply');
+      for (const c of batch) c.reject(err);
+      return;
+    }
+    if (reply[0] === 1 && !this.closed) {
+      notifyListeners(this.lostListeners);
       notifyListeners(this.listeners);
     }
-    const [subjRaw, tokRaw, suspRaw, winRaw, decision, subjectCount] = reply as [unknown, unknown, unknown, unknown, unknown, unknown];
+    for (let r = 0; r < batch.length; r++) {
+      const c = batch[r]!;
+      try {
+        c.resolve(this.checkResult(reply, 1 + r * CHECK_REPLY_WIDTH, c.resetMs));
+      } catch (err) {
+        c.reject(err);
+      }
+    }
+  }
+
+  /** One request's result from its seven values of the script's reply, starting at `at`. */
+  private checkResult(reply: unknown[], at: number, resetMs: number): CheckResult {
+    const subjRaw = reply[at];
+    const tokRaw = reply[at + 1];
+    const suspRaw = reply[at + 2];
+    const winRaw = reply[at + 3];
+    const decision = reply[at + 4];
     if (decision !== 'ok' && decision !== 'subject' && decision !== 'global') {
       throw new StateUnavailableError('redis check returned an unexpected reply');
     }
     const result: CheckResult = {
-      rateLimit: rateLimitOutcome(this.policy, decision satisfies RateLimitDecision, Number(subjectCount), resetMs),
+      rateLimit: rateLimitOutcome(this.policy, decision satisfies RateLimitDecision, Number(reply[at + 5]), resetMs),
     };
     if (subjRaw !== '') result.subjectRevoked = parseRecord(subjRaw, normalizeRevocation);
     if (tokRaw !== '') result.tokenRevoked = parseRecord(tokRaw, normalizeRevocation);

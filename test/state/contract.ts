@@ -321,6 +321,43 @@ export function runStoreContract(name: string, makeStore: MakeStore, cleanup?: (
         expect(await at('alice', T0 + 1_000)).toEqual({ allowed: true, limit: 3, remaining: 2, resetMs: 1_000 });
       });
 
+      // The Redis store sends the checks of one event-loop turn as one script call: checks started together must be
+      // decided one after another in the order they were made, each as if alone, on every backend.
+      it('checks made together are decided in order, each as if alone: no more pass than one by one', async () => {
+        const store = await open({ perSubject: 5, global: 8, windowMs: 1_000 });
+        const subjects = ['alice', 'alice', 'bob', 'alice', 'alice', 'alice', 'alice', 'bob', 'carol', 'dave', 'bob', 'alice'];
+        const results = await Promise.all(subjects.map((subject, k) => store.check({ subject, now: T0 + k })));
+        const outcomes = results.map((r) => (r.rateLimit.allowed ? `ok:${r.rateLimit.remaining}` : r.rateLimit.scope));
+        expect(outcomes).toEqual(['ok:4', 'ok:3', 'ok:4', 'ok:2', 'ok:1', 'ok:0', 'subject', 'ok:3', 'ok:4', 'global', 'global', 'subject']);
+        for (const [k, r] of results.entries()) expect(r.rateLimit.resetMs, `check ${k}`).toBe(1_000 - k);
+      });
+
+      it('checks made together each get their own revocations and suspensions', async () => {
+        const store = await open();
+        await store.revoke(revocation('subject', 'mallory'));
+        await store.revoke(revocation('token', 'stolen'));
+        await store.suspend(suspension('rogue-org'));
+        const [m, s, r, ok, ok2] = await Promise.all([
+          store.check({ subject: 'mallory', now: T0 }),
+          store.check({ subject: 'alice', jti: 'stolen', now: T0 }),
+          store.check({ subject: 'bob', org: 'rogue-org', now: T0 }),
+          store.check({ subject: 'carol', jti: 'fine', org: 'acme', now: T0 }),
+          store.check({ subject: 'mallory-not', now: T0 }),
+        ]);
+        expect([m.subjectRevoked?.id, m.tokenRevoked, m.suspended]).toEqual(['mallory', undefined, undefined]);
+        expect([s.subjectRevoked, s.tokenRevoked?.id, s.suspended]).toEqual([undefined, 'stolen', undefined]);
+        expect([r.subjectRevoked, r.tokenRevoked, r.suspended?.org]).toEqual([undefined, undefined, 'rogue-org']);
+        for (const x of [ok, ok2]) expect([x.subjectRevoked, x.tokenRevoked, x.suspended, x.rateLimit.allowed]).toEqual([undefined, undefined, undefined, true]);
+      });
+
+      it('many checks made together are all answered and all counted (more than one batch)', async () => {
+        const store = await open({ perSubject: 150, global: 0, windowMs: 1_000 });
+        const results = await Promise.all(Array.from({ length: 200 }, () => store.check({ subject: 'alice', now: T0 })));
+        const remaining = results.filter((r) => r.rateLimit.allowed).map((r) => r.rateLimit.remaining);
+        expect(remaining).toEqual(Array.from({ length: 150 }, (_, k) => 149 - k));
+        expect(results.slice(150).every((r) => !r.rateLimit.allowed && r.rateLimit.scope === 'subject')).toBe(true);
+      });
+
       it('enforces the global ceiling across subjects', async () => {
         const store = await open({ perSubject: 10, global: 3, windowMs: 1_000 });
         for (const subject of ['a', 'b', 'c']) {

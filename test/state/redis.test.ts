@@ -153,6 +153,40 @@ describe('RedisStore', () => {
       expect(seen[0]![0]!.toLowerCase()).toBe('evalsha');
     });
 
+    it('the checks of one event-loop turn go out as one script call, one round trip for all of them', async () => {
+      const store = await open(options({ perSubject: 100, global: 0, windowMs: 1_000 }));
+      await store.check({ subject: 'warm-up', now: T0 });
+      const monitor = await rawClient().monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua') seen.push(args);
+      });
+      await sleep(50);
+      const results = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((subject) => store.check({ subject, now: T0 })));
+      await sleep(100);
+      monitor.disconnect();
+      expect(results.every((r) => r.rateLimit.allowed && r.rateLimit.remaining === 99)).toBe(true);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]![0]!.toLowerCase()).toBe('evalsha');
+      // 4 shared keys and 4 per request
+      expect(seen[0]![2]).toBe(String(4 + 4 * 10));
+    });
+
+    it('an unreadable record fails only the check it belongs to, not the others of its turn', async () => {
+      const opts = options(POLICY);
+      const store = await open(opts);
+      await rawClient().set(`${opts.keyPrefix}{mg}:rev:subject:mallory`, 'not json');
+      const [a, m, b] = await Promise.allSettled([
+        store.check({ subject: 'alice', now: T0 }),
+        store.check({ subject: 'mallory', now: T0 }),
+        store.check({ subject: 'bob', now: T0 }),
+      ]);
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('fulfilled');
+      expect(m.status).toBe('rejected');
+      expect((m as PromiseRejectedResult).reason).toBeInstanceOf(StateUnavailableError);
+    });
+
     it('keeps every key under the prefix with the {mg} hash tag, with TTLs on counters and expiring revocations', async () => {
       const opts = options({ perSubject: 10, global: 10, windowMs: 1_000 });
       const store = await open(opts);

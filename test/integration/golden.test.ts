@@ -200,7 +200,8 @@ describe('golden fixtures through the gateway', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['set-cookie']).toBeUndefined();
     expect(res.headers['server']).toBeUndefined();
-    expect(res.headers['etag']).toBe('"golden-etag-1"');
+    // the platform's validator describes its unfiltered answer: it never reaches the vendor (F51)
+    expect(res.headers['etag']).toBeUndefined();
 
     // no canary anywhere: not in the raw text, not as a parsed value
     for (const c of entry.canaries) {

@@ -303,7 +303,7 @@ function afterVerify(gw: Gateway, request: FastifyRequest, reply: FastifyReply, 
   const ctx = request.mg;
   const rt = ctx.runtime;
   if (!verified.ok) return void deny(gw, request, reply, verified.reason, verified.detail);
-  gw.metrics.tokenVerifications.inc({ result: verified.cached ? 'cached' : 'verified' });
+  gw.metrics.countToken(verified.cached ? 'cached' : 'verified');
   ctx.token = verified.token;
   const bindingProblem = certificateBindingProblem(rt, request.raw.socket, verified.token.payload);
   if (bindingProblem) return void refuse(request, reply, 'certificate_binding_invalid', bindingProblem);
@@ -338,7 +338,7 @@ function applyDecision(gw: Gateway, request: FastifyRequest, reply: FastifyReply
 }
 
 function deny(gw: Gateway, request: FastifyRequest, reply: FastifyReply, reason: DenyReason, detail: string): FastifyReply {
-  gw.metrics.tokenVerifications.inc({ result: reason });
+  gw.metrics.countToken(reason);
   return refuse(request, reply, reason, detail);
 }
 

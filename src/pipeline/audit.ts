@@ -114,6 +114,6 @@ export function recordDecision(deps: AuditDeps, request: FastifyRequest, reply: 
   const written = deps.audit.write(rec);
   deps.metrics.countAudit(written);
   deps.metrics.recordRequest(rec.metagate.decision, ctx.reasons[0] ?? 'none', ctx.rule?.category ?? 'none', request.method, rec.event.duration / 1e9);
-  if (rec.metagate.decision === 'allow' && ctx.upstreamMs !== undefined && ctx.rule) deps.metrics.upstreamDuration.observe({ category: ctx.rule.category }, ctx.upstreamMs / 1000);
+  if (rec.metagate.decision === 'allow' && ctx.upstreamMs !== undefined && ctx.rule) deps.metrics.observeUpstream(ctx.rule.category, ctx.upstreamMs / 1000);
   return written;
 }

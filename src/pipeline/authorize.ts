@@ -104,14 +104,14 @@ export function authorize(input: AuthorizeInput, deps: AuthorizeDeps): Authorize
 }
 
 function withState(identity: Identity, state: CheckResult, deps: AuthorizeDeps, t0: bigint): AuthorizeResult {
-  deps.metrics?.storeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  deps.metrics?.observeStoreCheck(Number(process.hrtime.bigint() - t0) / 1e9);
   const denials = stateDenials(state);
   if (denials.length > 0) return { ok: false, identity, state, denials };
   return { ok: true, identity, state };
 }
 
 function stateFailure(err: unknown, identity: Identity, deps: AuthorizeDeps, t0: bigint): AuthorizeResult {
-  deps.metrics?.storeLatency.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  deps.metrics?.observeStoreCheck(Number(process.hrtime.bigint() - t0) / 1e9);
   deps.metrics?.storeErrors.inc();
   const detail = err instanceof StateUnavailableError ? 'the gateway cannot reach its shared state store, so it refuses all requests' : 'the shared state check failed, so the request is refused';
   return { ok: false, identity, denials: [{ reason: 'state_unavailable', detail }] };

@@ -92,7 +92,7 @@ const ORG_FIELD_PREFIX = 'org:';
  * ARGV: 1 epoch value, 2 perSubject, 3 global ceiling (0 = none); then for request r at 3 + 5r:
  *       +1 now, +2 has jti (1/0), +3 has org (1/0), +4 org, +5 counter TTL ms
  * Returns { state lost 1|0, then per request: subject revocation JSON | '', token revocation JSON | '',
- *           suspension JSON | '', window JSON | '', decision 'ok'|'subject'|'global', subject count, global count }
+ *           suspension JSON | '', window JSON | '', decision 'ok'|'subject'|'global'|'error', subject count, global count }
  *           where the counts are after the request when it consumed a unit and unchanged otherwise. The epoch key is set
  *           when the store starts; a check that finds it missing sets it again and reports that the state was lost.
  */
@@ -107,11 +107,10 @@ local ceiling = tonumber(ARGV[3])
 local kill = redis.call('HGET', KEYS[2], '${KILL_SWITCH_FIELD}')
 local windows = nil
 
-for r = 0, (#KEYS - 4) / 4 - 1 do
-  local k = 4 + 4 * r
-  local a = 3 + 5 * r
+-- one request: keys from KEYS[k + 1], arguments from ARGV[a + 1]. Counters are written last, only when it passes.
+local function check_one(k, a)
   local now = tonumber(ARGV[a + 1])
-  -- an unreadable record is returned as it is: the store refuses that request's check, not the whole batch
+  -- an unreadable record is returned as it is: the store refuses that request's check
   local function live_revocation(key)
     local raw = redis.call('GET', key)
     if not raw then return '' end
@@ -164,8 +163,14 @@ for r = 0, (#KEYS - 4) / 4 - 1 do
       if gc == 1 then redis.call('PEXPIRE', KEYS[k + 4], ttl) end
     end
   end
-  local o = #out
-  out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] = subj, tok, susp, win, decision, sc, gc
+  return { subj, tok, susp, win, decision, sc, gc }
+end
+
+for r = 0, (#KEYS - 4) / 4 - 1 do
+  -- a request whose state cannot be read (a corrupt counter or window) fails alone, as it would on its own
+  local ok, res = pcall(check_one, 4 + 4 * r, 3 + 5 * r)
+  if not ok then res = { '', '', '', '', 'error', 0, 0 } end
+  for i = 1, 7 do out[#out + 1] = res[i] end
 end
 return out
 `;
@@ -416,24 +421,35 @@ export class RedisStore implements StateStore {
   private readonly sendQueuedChecks = (): void => {
     this.checksQueued = false;
     const all = this.pendingChecks;
+    // already sent ahead of an operation made in the same turn (run())
+    if (all.length === 0) return;
     this.pendingChecks = [];
     for (let at = 0; at < all.length; at += MAX_CHECK_BATCH) this.sendChecks(all.length <= MAX_CHECK_BATCH ? all : all.slice(at, at + MAX_CHECK_BATCH));
   };
 
   private sendChecks(batch: PendingCheck[]): void {
-    const keys: Arg[] = [this.key('rev:index'), this.key('susp'), this.key('win'), this.key('epoch')];
-    const args: Arg[] = [new Date(batch[0]!.input.now).toISOString(), this.policy.perSubject, this.policy.global];
-    for (const c of batch) {
-      const { input } = c;
-      keys.push(
-        this.revocationKey('subject', input.subject),
-        // a key is always passed so every request has four; without a jti the script never reads it
-        this.revocationKey('token', input.jti ?? ''),
-        this.subjectCounterKey(c.index, input.subject),
-        this.globalCounterKey(c.index),
-      );
-      // PEXPIRE takes whole milliseconds; `now` may carry a fraction
-      args.push(input.now, input.jti !== undefined ? '1' : '0', input.org !== undefined ? '1' : '0', input.org ?? '', Math.ceil(c.resetMs + this.policy.windowMs));
+    let keys: Arg[];
+    let args: Arg[];
+    try {
+      keys = [this.key('rev:index'), this.key('susp'), this.key('win'), this.key('epoch')];
+      args = [new Date().toISOString(), this.policy.perSubject, this.policy.global];
+      for (const c of batch) {
+        const { input } = c;
+        keys.push(
+          this.revocationKey('subject', input.subject),
+          // a key is always passed so every request has four; without a jti the script never reads it
+          this.revocationKey('token', input.jti ?? ''),
+          this.subjectCounterKey(c.index, input.subject),
+          this.globalCounterKey(c.index),
+        );
+        // PEXPIRE takes whole milliseconds; `now` may carry a fraction
+        args.push(input.now, input.jti !== undefined ? '1' : '0', input.org !== undefined ? '1' : '0', input.org ?? '', Math.ceil(c.resetMs + this.policy.windowMs));
+      }
+    } catch (err) {
+      // nothing may escape a timer callback, and no check is ever left unanswered
+      const failure = new StateUnavailableError('redis check could not be prepared', { cause: err });
+      for (const c of batch) c.reject(failure);
+      return;
     }
     this.run('check', () => this.scripts.metagateCheck(keys.length, ...keys, ...args)).then(
       (reply) => this.settleChecks(batch, reply),
@@ -471,6 +487,7 @@ export class RedisStore implements StateStore {
     const suspRaw = reply[at + 2];
     const winRaw = reply[at + 3];
     const decision = reply[at + 4];
+    if (decision === 'error') throw new StateUnavailableError('redis check failed: the shared state of this request could not be read');
     if (decision !== 'ok' && decision !== 'subject' && decision !== 'global') {
       throw new StateUnavailableError('redis check returned an unexpected reply');
     }
@@ -603,6 +620,8 @@ export class RedisStore implements StateStore {
   /** Runs one Redis operation; every failure becomes StateUnavailableError so the gateway fails closed. */
   private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StateUnavailableError('redis store is closed');
+    // checks made before this operation go to Redis before it: an unrevoke never overtakes a check made earlier
+    if (op !== 'check' && this.checksQueued) this.sendQueuedChecks();
     try {
       return await fn();
     } catch (err) {

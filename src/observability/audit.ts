@@ -61,6 +61,24 @@ const str = (v: unknown): string => (typeof v === 'string' && PLAIN_STRING_RE.te
 /** A JSON number; JSON has no NaN or Infinity (JSON.stringify writes null for them). */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
 
+/**
+ * `num(n)` for a number of milliseconds kept to three decimals (the record's upstream_ms), without the general
+ * double-to-text conversion. When n is exactly the double nearest to k/1000 for an integer k below 10^9, its shortest
+ * text is k/1000 written out with the trailing zeros dropped: no shorter decimal of at most nine significant digits
+ * can round to the same double. Anything else goes the general way.
+ */
+export function millis(n: number): string {
+  const k = Math.round(n * 1000);
+  if (!(k > 0 && k < 1e9 && k / 1000 === n)) return num(n);
+  const whole = Math.floor(k / 1000);
+  let frac = k - whole * 1000;
+  if (frac === 0) return String(whole);
+  let digits = frac < 10 ? '00' : frac < 100 ? '0' : '';
+  while (frac % 10 === 0) frac /= 10;
+  digits += frac;
+  return `${whole}.${digits}`;
+}
+
 /** The identity part of the last record (the same for every request of one token): its values and their JSON. */
 let lastIdentity: { nat?: string; cl?: string; exp?: string; org?: string; jti?: string; fp?: string; json: string } = { json: '' };
 
@@ -96,7 +114,7 @@ export function requestRecordJson(r: RequestAuditRecord): string {
   if (m.category !== undefined) s += `,"category":${str(m.category)}`;
   s += identityJson(m);
   if (m.upstream_status !== undefined) s += `,"upstream_status":${num(m.upstream_status)}`;
-  if (m.upstream_ms !== undefined) s += `,"upstream_ms":${num(m.upstream_ms)}`;
+  if (m.upstream_ms !== undefined) s += `,"upstream_ms":${millis(m.upstream_ms)}`;
   if (m.fields_removed !== undefined) s += `,"fields_removed":${str(m.fields_removed)}`;
   if (m.response_bytes !== undefined) s += `,"response_bytes":${num(m.response_bytes)}`;
   s += '}';

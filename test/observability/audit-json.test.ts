@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { buildRecord } from '../../src/pipeline/audit.js';
 import { newContext, type RequestContext } from '../../src/pipeline/context.js';
-import { isoAt, requestRecordJson } from '../../src/observability/audit.js';
+import { isoAt, millis, requestRecordJson } from '../../src/observability/audit.js';
 import { CATEGORIES, DENY_REASONS } from '../../src/policy/reasons.js';
 import type { Runtime } from '../../src/config/load.js';
 
@@ -146,6 +146,23 @@ describe('isoAt', () => {
     for (const start of starts) {
       for (let ms = start; ms < start + 2500 && ms <= 8.64e15; ms += 7) expect(isoAt(ms)).toBe(new Date(ms).toISOString());
     }
+  });
+});
+
+describe('millis', () => {
+  const asJson = (x: number) => JSON.stringify(x) ?? 'null';
+  test('writes what JSON.stringify writes, for milliseconds kept to three decimals and for any other double', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ min: 0, max: 2e6 }).map((x) => Math.round(x * 1000) / 1000), fc.double(), fc.integer({ min: 0, max: 1e9 }).map((k) => k / 1000)), (x) => {
+        expect(millis(x)).toBe(asJson(x));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  test('every k/1000 below 1000 ms, and the edges of the quick path', () => {
+    for (let k = 0; k < 1_000_000; k++) expect(millis(k / 1000)).toBe(asJson(k / 1000));
+    for (const x of [-0, 0.0005, 0.0004999, 999_999.999, 1e6, 1e6 - 0.001, 0.1 + 0.2, 1.005, Number.NaN, Infinity, -0.001, 5e-324, Number.MAX_VALUE]) expect(millis(x)).toBe(asJson(x));
   });
 });
 

@@ -203,9 +203,10 @@ export class Authenticator {
       return deny('token_invalid', 'the token is not valid base64url');
     }
     let header: Record<string, unknown>;
+    let payload: unknown;
     try {
       header = JSON.parse(headerText) as Record<string, unknown>;
-      JSON.parse(payloadText);
+      payload = JSON.parse(payloadText);
     } catch {
       return deny('token_invalid', 'the token header or payload is not JSON');
     }
@@ -216,6 +217,8 @@ export class Authenticator {
     if (pp) return deny('token_invalid', `the token payload is ambiguous: ${pp}`);
     const np = findNumberProblem(headerText) ?? findNumberProblem(payloadText);
     if (np) return deny('token_invalid', `the token carries an ambiguous number: ${np}`);
+    const tp = timeClaimProblem(payload);
+    if (tp) return deny('token_invalid', tp);
     for (const name of FORBIDDEN_HEADER_PARAMS) {
       if (Object.hasOwn(header, name)) return deny('token_invalid', `the token header parameter "${name}" is not accepted`);
     }
@@ -223,6 +226,24 @@ export class Authenticator {
     if (header.kid !== undefined && (typeof header.kid !== 'string' || !KID_RE.test(header.kid))) return deny('token_invalid', 'the token\'s "kid" header is malformed');
     return null;
   }
+}
+
+/**
+ * A token whose time claims contradict themselves is malformed, even where the clock leeway would let it pass: `exp`,
+ * `iat` and `nbf` must be finite numbers (1e400 reads as Infinity), it must expire after it was issued, and it must
+ * become valid before it expires. Whether a claim is present at all is jose's and the required-claims check's matter.
+ */
+function timeClaimProblem(payload: unknown): string | null {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return null;
+  const p = payload as Record<string, unknown>;
+  for (const name of ['exp', 'iat', 'nbf']) {
+    const v = p[name];
+    if (typeof v === 'number' && !Number.isFinite(v)) return `the token's "${name}" claim is not a finite number`;
+  }
+  const { exp, iat, nbf } = p;
+  if (typeof exp === 'number' && typeof iat === 'number' && exp <= iat) return 'the token expires before or when it was issued ("exp" is not after "iat")';
+  if (typeof exp === 'number' && typeof nbf === 'number' && nbf >= exp) return 'the token is never valid ("nbf" is not before "exp")';
+  return null;
 }
 
 const PROBLEM_MISSING = 'send an access token from the identity provider as "Authorization: Bearer <token>"';

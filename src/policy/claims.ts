@@ -167,7 +167,10 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
   // subject
   const sub = own(payload, cfg.claims.subject);
   let subject: string | undefined;
-  if (isRecordableClaim(sub)) {
+  if (typeof sub === 'string' && sub.length > 0 && sub.trim() !== sub) {
+    // " alice" and "alice" would be two subjects to the rate limit and to revocations, one person to an analyst
+    fail('subject', 'token_invalid', `the "${cfg.claims.subject}" claim has leading or trailing white space, or nothing else`);
+  } else if (isRecordableClaim(sub)) {
     subject = sub;
     pass('subject', `subject ${shown(sub, 128)}`);
   } else if (typeof sub === 'string' && sub.length > 0) {

@@ -177,6 +177,14 @@ const CASES: Case[] = [
   // a malformed nbf is a malformed token, not one that becomes valid later (was token_not_yet_valid)
   tok('nbf "yesterday"', 401, 'token_invalid', () => craft(HDR, claims({ nbf: 'yesterday' }))),
   tok('nbf null', 401, 'token_invalid', () => craft(HDR, claims({ nbf: null }))),
+  // black-box review: a token that contradicts itself is malformed, even where the clock leeway would let it pass
+  tok('exp before iat (within the leeway)', 401, 'token_invalid', () => craft(HDR, claims({ iat: nowS(), exp: nowS() - 10 }))),
+  tok('exp equal to iat', 401, 'token_invalid', () => craft(HDR, claims({ iat: nowS(), exp: nowS() }))),
+  tok('nbf at or after exp (within the leeway)', 401, 'token_invalid', () => craft(HDR, claims({ nbf: nowS() + 10, exp: nowS() + 5 }))),
+  tok('nbf -1e400 (reads as -Infinity)', 401, 'token_invalid', () => craft(HDR, rawClaims('"nbf":-1e400'))),
+  tok('nbf 1e400 (reads as Infinity)', 401, 'token_invalid', () => craft(HDR, rawClaims('"nbf":1e400'))),
+  tok('sub only spaces', 401, 'token_invalid', () => craft(HDR, claims({ sub: '   ' }))),
+  tok('sub with a trailing space', 401, 'token_invalid', () => craft(HDR, claims({ sub: 'anna.devries@vendor.example ' }))),
   tok('iat 5 minutes ahead', 401, 'token_not_yet_valid', () => craft(HDR, claims({ iat: nowS() + 300, exp: nowS() + 900 }))),
   tok('iat older than maxTokenAge', 401, 'token_expired', () => craft(HDR, claims({ iat: nowS() - 3600 - 60, exp: nowS() + 600 }))),
   tok('exp in the year 318857 (would break whoami)', 401, 'token_invalid', () => craft(HDR, claims({ exp: 1e13 })), '/_metagate/whoami'),

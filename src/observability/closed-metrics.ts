@@ -82,6 +82,16 @@ export class ClosedCounter<L extends string> {
         self.flush();
       },
     });
+    // registry.resetMetrics() resets the prom-client Counter: the counts not yet handed to it go with it
+    const reset = this.counter.reset.bind(this.counter);
+    this.counter.reset = () => {
+      for (const slot of this.order) {
+        this.pending[slot] = 0;
+        this.queued[slot] = 0;
+      }
+      this.order.length = 0;
+      reset();
+    };
   }
 
   /** Add `n` (default 1) to the series of these label values, given in the order of the label names. */
@@ -153,6 +163,8 @@ export class ClosedHistogram<L extends string> {
     this.sums = new Float64Array(this.space.size);
     this.totals = new Float64Array(this.space.size);
     this.isLive = new Uint8Array(this.space.size);
+    // prom-client's unlabelled histogram has its one series, all zero, from the start
+    if (this.labelNames.length === 0) this.touch(0);
     opts.registry.registerMetric(this as unknown as Metric);
   }
 
@@ -206,12 +218,14 @@ export class ClosedHistogram<L extends string> {
       values.push({ labels: {}, sharedLabels: shared, value: this.sums[slot]!, metricName: `${this.name}_sum` });
       values.push({ labels: {}, sharedLabels: shared, value: this.totals[slot]!, metricName: `${this.name}_count` });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    // keys in prom-client's order, so that the registry's JSON reads the same
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
   /** The registry's read for JSON: the same values with each series' labels merged in. */
   async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Omit<ExportedValue, 'sharedLabels'>[] }> {
     const data = await this.getForPromString();
-    return { ...data, values: data.values.map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } })) };
+    const values = data.values.map(({ labels, sharedLabels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
+    return { name: data.name, help: data.help, type: data.type, values, aggregator: data.aggregator };
   }
 }

@@ -237,6 +237,9 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
     fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is ${describe(orgRaw)}; a string is required`);
   } else if (typeof orgRaw === 'string' && !isRecordableClaim(orgRaw)) {
     fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is empty, longer than 256 characters or contains control, format or line-separator characters or an unpaired surrogate`);
+  } else if (typeof orgRaw === 'string' && orgRaw.trim() !== orgRaw) {
+    // "acme " would not be suspended with "acme"
+    fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim has leading or trailing white space`);
   } else if (typeof orgRaw === 'string') {
     if (policy.orgs.size > 0 && !policy.orgs.has(orgRaw)) fail('org', 'org_not_allowed', `organisation ${shown(orgRaw, 64)} is not allowed`);
     else {

@@ -149,9 +149,16 @@ local function check_one(k, a)
   end
 
   local ttl = tonumber(ARGV[a + 5])
-  local sc = tonumber(redis.call('GET', KEYS[k + 3]) or '0')
+  -- a counter INCR could not add to ('1.5', ' 5': tonumber reads them) fails the request here, before any write
+  local function count(key)
+    local raw = redis.call('GET', key)
+    if not raw then return 0 end
+    if not string.match(raw, '^%-?%d+$') then error('counter is not an integer') end
+    return tonumber(raw)
+  end
+  local sc = count(KEYS[k + 3])
   local gc = 0
-  if ceiling > 0 then gc = tonumber(redis.call('GET', KEYS[k + 4]) or '0') end
+  if ceiling > 0 then gc = count(KEYS[k + 4]) end
   local decision = 'ok'
   if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
 

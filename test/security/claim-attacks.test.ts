@@ -151,6 +151,9 @@ const ROWS: Row[] = [
   ['sub with a C1 control U+0085 (next line)', { sub: 'anna\u0085x' }, 'token_invalid'],
   ['sub with a zero-width joiner', { sub: 'an\u200dna.devries@vendor.example' }, 'token_invalid'],
   ['org an array', { org: ['vendor'] }, 'org_not_allowed'],
+  // review finding: "vendor " would escape a suspension of "vendor" (no org allowlist in this configuration)
+  ['org with a trailing space', { org: 'vendor ' }, 'org_not_allowed'],
+  ['org with a leading no-break space', { org: '\u00a0vendor' }, 'org_not_allowed'],
 ];
 
 describe('claim attacks through the gateway', () => {

@@ -204,6 +204,16 @@ describe('RedisStore', () => {
       expect((a as PromiseFulfilledResult<{ rateLimit: { remaining: number } }>).value.rateLimit.remaining).toBe(99);
     });
 
+    it('a counter INCR cannot add to (tonumber reads "1.5") refuses the request before its subject is charged', async () => {
+      const opts = options({ perSubject: 100, global: 1_000, windowMs: 60_000 });
+      const store = await open(opts);
+      const index = Math.floor(T0 / 60_000);
+      const raw = rawClient();
+      await raw.set(`${opts.keyPrefix}{mg}:rl:${index}:g`, '1.5');
+      await expect(store.check({ subject: 'alice', now: T0 })).rejects.toBeInstanceOf(StateUnavailableError);
+      expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBeNull();
+    });
+
     it('a check whose time a Date cannot hold does not take the other checks of its turn with it', async () => {
       const store = await open(options(POLICY));
       const [far, near] = await Promise.allSettled([store.check({ subject: 'alice', now: 9e15 }), store.check({ subject: 'bob', now: T0 })]);

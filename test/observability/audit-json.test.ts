@@ -161,7 +161,10 @@ describe('millis', () => {
   });
 
   test('every k/1000 below 1000 ms, and the edges of the quick path', () => {
-    for (let k = 0; k < 1_000_000; k++) expect(millis(k / 1000)).toBe(asJson(k / 1000));
+    // one assertion for the million values (an expect() each took 17 s)
+    const differ: number[] = [];
+    for (let k = 0; k < 1_000_000; k++) if (millis(k / 1000) !== asJson(k / 1000)) differ.push(k);
+    expect(differ).toEqual([]);
     for (const x of [-0, 0.0005, 0.0004999, 999_999.999, 1e6, 1e6 - 0.001, 0.1 + 0.2, 1.005, Number.NaN, Infinity, -0.001, 5e-324, Number.MAX_VALUE]) expect(millis(x)).toBe(asJson(x));
   });
 });

@@ -107,8 +107,12 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       done(err as Error);
       return;
     }
-    if (pending === undefined) done();
-    else pending.then(() => done(), (err: Error) => done(err));
+    if (pending !== undefined) pending.then(() => done(), (err: Error) => done(err));
+    // An allowed request decided here, without waiting, is forwarded at the end of this turn of the event loop, with
+    // the others that arrived in it, as those that waited for Redis are: measured, that shortens the tail (p99 1.30× →
+    // 1.00× the bare proxy's in an A/B) and costs less CPU than forwarding each from the callback that parsed it.
+    else if (request.mg.decision === 'allow') setImmediate(done);
+    else done();
   });
 
   // Every answer's record is written as it is sent (send() in respond.ts: write-ahead, an allowed answer whose record

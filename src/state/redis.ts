@@ -300,6 +300,8 @@ export class RedisStore implements StateStore {
   private readonly policy: Readonly<RateLimitPolicy>;
   private readonly base: string;
   private readonly channel: string;
+  /** the keys every check script call begins with (CHECK_LUA's KEYS[1–4]), made once */
+  private readonly checkKeys: readonly string[];
   private readonly instanceId = randomUUID();
   private readonly client: Client;
   private readonly subscriber: Client;
@@ -316,6 +318,7 @@ export class RedisStore implements StateStore {
     validateRedisOptions(opts);
     this.base = `${opts.keyPrefix}${HASH_TAG}:`;
     this.channel = `${this.base}changes`;
+    this.checkKeys = [this.key('rev:index'), this.key('susp'), this.key('win'), this.key('epoch')];
 
     const connectTimeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const retryStrategy = backoff(opts.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS);
@@ -438,7 +441,7 @@ export class RedisStore implements StateStore {
     let keys: Arg[];
     let args: Arg[];
     try {
-      keys = [this.key('rev:index'), this.key('susp'), this.key('win'), this.key('epoch')];
+      keys = [...this.checkKeys];
       args = [new Date().toISOString(), this.policy.perSubject, this.policy.global];
       for (const c of batch) {
         const { input } = c;

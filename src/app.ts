@@ -16,7 +16,7 @@ import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
-import { LINGER_MS, answerAndClose, isClosing, refuse } from './pipeline/respond.js';
+import { BEHIND_REFUSAL, HUNG_UP, LINGER_MS, answerAndClose, closeAfterAnswer, closingDetail, refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
@@ -123,7 +123,7 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
   });
   app.addHook('onRequestAbort', (request, done) => {
     if (request.mg && !request.mg.audited) {
-      request.mg.detail ??= 'the client closed the connection before the answer was sent';
+      request.mg.detail ??= HUNG_UP;
       recordDecision(gw, request, null, 499);
     }
     done();
@@ -192,14 +192,20 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   if (rt.config.audit.failClosed && !gw.audit.healthy) return void refuse(request, reply, 'audit_unavailable');
   // a request pipelined behind one that was refused with `connection: close`: node parsed it before the connection
   // closed, but its answer can never be sent. It is recorded and never forwarded.
-  if (isClosing(request.raw.socket)) return void refuse(request, reply, 'request_rejected', 'an earlier request on this connection was refused and the connection is closing', { headers: { connection: 'close' } });
+  const behind = closingDetail(request.raw.socket);
+  if (behind !== undefined) return void refuse(request, reply, 'request_rejected', behind, { headers: { connection: 'close' } });
   // HTTP pipelining: node hands over every request a client sends without waiting for the answers before it, and
   // each one in flight can hold up to upstream.maxResponseBytes. A connection gets at most MAX_PIPELINED waiting
   // behind the one being answered; beyond that the request is refused and the connection closed.
   if (queuedBehind(request, reply)) return void refuse(request, reply, 'request_rejected', `more than ${MAX_PIPELINED} requests were sent on one connection without waiting for the answers`, { headers: { connection: 'close' } });
   // after a request that asks for a protocol upgrade node reads no more requests from the connection (the bytes
   // after it belong to the other protocol): the answer closes the connection instead of leaving it open and idle
-  if (request.headers.upgrade !== undefined) reply.raw.shouldKeepAlive = false;
+  // node does so only for a real upgrade (`Connection: upgrade`): behind an Upgrade header alone it goes on reading,
+  // and the requests it hands over would be forwarded with nobody to receive their answers
+  if (request.headers.upgrade !== undefined) {
+    reply.raw.shouldKeepAlive = false;
+    closeAfterAnswer(request.raw.socket, BEHIND_UPGRADE);
+  }
 
   // 1. canonicalise
   const screened = screenMessage(request.raw);
@@ -241,6 +247,8 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
   if (cached) return afterVerify(gw, request, reply, cached);
   return auth.verify(extracted.token).then((verified) => afterVerify(gw, request, reply, verified));
 }
+
+const BEHIND_UPGRADE = 'an earlier request on this connection asked for a protocol upgrade; the connection closes after its answer and this one is not answered';
 
 /** Requests a connection may have waiting behind the one being answered (HTTP pipelining). */
 export const MAX_PIPELINED = 8;
@@ -364,10 +372,26 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
   gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', 'method_not_allowed', 'none', req.method ?? 'CONNECT', rec.event.duration / 1e9);
   const body = JSON.stringify(problemBody('method_not_allowed', requestId));
-  answerAndClose(
-    socket,
-    `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+  const answer = `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  // a CONNECT pipelined behind requests still being answered: their answers first
+  answerInTurn(gw, socket, answer);
+}
+
+/**
+ * Send a refusal on a raw socket node no longer reads requests from, after every answer still in flight on it
+ * (pipelining: one written now would interleave with theirs or arrive first), then close the connection.
+ */
+function answerInTurn(gw: Gateway, socket: Socket, answer: string): void {
+  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (!inFlight || inFlight.writableFinished) return answerAndClose(socket, answer);
+  refusalPending.add(socket);
+  // the answers in flight are bounded by the upstream deadline (twice: one retry); a client that does not read
+  // them cannot keep the connection beyond that
+  const deadline = setTimeout(() => socket.destroy(), 2 * gw.runtime.config.upstream.responseTimeoutMs + LINGER_MS);
+  deadline.unref();
+  socket.once('close', () => clearTimeout(deadline));
+  if ((waiting.get(socket) ?? 0) > 0) heldAnswers.set(socket, answer);
+  else inFlight.once('finish', () => answerAndClose(socket, answer));
 }
 
 /** Malformed HTTP (smuggling attempts, oversized headers, timeouts): answer, record, close. */
@@ -394,7 +418,7 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
   // the request being answered was refused with `connection: close` and recorded: these bytes are its body or come
   // after it, and are not a request of their own (one request, one record). Its answer closes the connection.
-  if (isClosing(socket)) {
+  if (closingDetail(socket) === BEHIND_REFUSAL) {
     if (!inFlight || inFlight.writableFinished) socket.destroy();
     return;
   }
@@ -419,17 +443,8 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   if (inFlight && !inFlight.writableFinished) {
     // the answer in flight closes the connection (node ends it after that answer): nothing more is sent
     if (afterClose) return;
-    refusalPending.add(socket);
     // a timeout leaves node's parser working: the timed-out request may still complete, and must not be forwarded
     if (code === 'ERR_HTTP_REQUEST_TIMEOUT') timedOutBehind.add(socket);
-    // the answers in flight are bounded by the upstream deadline (twice: one retry); a client that does not read
-    // them cannot keep the connection beyond that
-    const deadline = setTimeout(() => socket.destroy(), 2 * gw.runtime.config.upstream.responseTimeoutMs + LINGER_MS);
-    deadline.unref();
-    socket.once('close', () => clearTimeout(deadline));
-    if ((waiting.get(socket) ?? 0) > 0) heldAnswers.set(socket, answer);
-    else inFlight.once('finish', () => answerAndClose(socket, answer));
-    return;
   }
-  answerAndClose(socket, answer);
+  answerInTurn(gw, socket, answer);
 }

@@ -51,12 +51,31 @@ export function send(request: FastifyRequest, reply: FastifyReply, payload?: str
 const BEARER_CHALLENGE = 'Bearer realm="metagate"';
 const BEARER_INVALID = 'Bearer realm="metagate", error="invalid_token"';
 
-/** Connections the gateway closes after a refusal (`connection: close`): a request pipelined behind it is never answered. */
-const closing = new WeakSet<Socket>();
+/**
+ * Connections the gateway closes after the answer in flight (a refusal with `connection: close`, a request asking
+ * for a protocol upgrade), with what the record of a request pipelined behind it says: such a request is never
+ * answered, so it is refused, recorded and never forwarded.
+ */
+const closing = new WeakMap<Socket, string>();
+
+export const BEHIND_REFUSAL = 'an earlier request on this connection was refused and the connection is closing';
 
 export function isClosing(socket: Socket | null | undefined): boolean {
   return socket != null && closing.has(socket);
 }
+
+/** Why requests pipelined behind the answer in flight on this connection are not answered (undefined: they are). */
+export function closingDetail(socket: Socket | null | undefined): string | undefined {
+  return socket == null ? undefined : closing.get(socket);
+}
+
+/** The connection closes after the answer in flight: requests pipelined behind it are refused with `detail`. */
+export function closeAfterAnswer(socket: Socket | null | undefined, detail: string): void {
+  if (socket != null && !closing.has(socket)) closing.set(socket, detail);
+}
+
+/** The record of a request whose client left before its answer was sent: status 499 and this detail. */
+export const HUNG_UP = 'the client closed the connection before the answer was sent';
 
 /**
  * Refuse the request: record the reason(s) on the request context and send RFC 9457 problem details.
@@ -86,7 +105,7 @@ export function refuse(
   // reason stays in the problem body only (no error_description: nothing about the token is echoed).
   if (body.status === 401) reply.header('www-authenticate', reason === 'token_missing' ? BEARER_CHALLENGE : BEARER_INVALID);
   if (opts.headers) for (const [k, v] of Object.entries(opts.headers)) reply.header(k, v);
-  if (opts.headers?.connection === 'close' && request.raw.socket) closing.add(request.raw.socket);
+  if (opts.headers?.connection === 'close') closeAfterAnswer(request.raw.socket, BEHIND_REFUSAL);
   reply.code(body.status).type(PROBLEM_CONTENT_TYPE);
   return send(request, reply, JSON.stringify(body));
 }

@@ -173,6 +173,27 @@ describe('protocol upgrades', () => {
   });
 });
 
+// Black-box review (session 7): an Upgrade header without `Connection: upgrade` is no upgrade, so node went on reading
+// the requests pipelined behind it; the gateway closed the connection after the first answer but forwarded the rest
+// and recorded them as 200s nobody received.
+describe('an Upgrade header without Connection: upgrade', () => {
+  it.each(['x', ''])('Upgrade: "%s" — answered and closed; the requests behind it are recorded as refused and never forwarded', async (value) => {
+    recordCases(CLASS.smuggling, 1);
+    const first = msg([`GET ${T} HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`, `Upgrade: ${value}`]);
+    const behind = msg([`GET ${T}?include=all HTTP/1.1`, 'Host: x', `Authorization: Bearer ${token}`]);
+    const o = await observe(3, () => talk(first + behind + behind, { idleMs: 2000 }));
+    expect(o.ex.statuses).toEqual([200]);
+    expect(o.ex.closedAfterMs).toBeLessThan(1000);
+    expect(o.upstream).toEqual([T]);
+    expect(o.records).toHaveLength(3);
+    expect(o.records.map((r) => r.http.response.status_code).sort()).toEqual([200, 400, 400]);
+    for (const r of o.records.filter((x) => x.http.response.status_code === 400)) {
+      expect(r.metagate.decision).toBe('deny');
+      expect(r.metagate.detail).toBe('an earlier request on this connection asked for a protocol upgrade; the connection closes after its answer and this one is not answered');
+    }
+  });
+});
+
 describe('a request pipelined behind a refusal that closes the connection', () => {
   it('is recorded as refused and never forwarded', async () => {
     recordCases(CLASS.smuggling, 1);
@@ -364,6 +385,27 @@ describe('connections refused on the raw socket', () => {
       s.once('connect', () => resolve(s));
       s.once('error', reject);
     });
+
+  // Black-box review (session 7): a CONNECT pipelined behind an allowed GET was answered at once, before the GET's
+  // answer, and the connection closed: the client read the 405 as the GET's answer, and the GET was recorded as a 200
+  // that never left.
+  it('a CONNECT pipelined behind an allowed GET: the GET\'s answer first, then the 405, then close; two true records', async () => {
+    recordCases(CLASS.smuggling, 1);
+    const before = g.audit.requestRecords().length;
+    const upBefore = g.upstream.requests.length;
+    const tok = await g.token('geheim');
+    const s = await connect();
+    let answer = '';
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.write(`GET ${T} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${tok}\r\n\r\nCONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\n`);
+    await Promise.race([closed, sleep(3000)]);
+    s.destroy();
+    expect([...answer.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]))).toEqual([200, 405]);
+    expect(g.upstream.requests.slice(upBefore).map((u) => u.url)).toEqual([T]);
+    for (let i = 0; i < 100 && g.audit.requestRecords().length < before + 2; i++) await sleep(10);
+    expect(g.audit.requestRecords().slice(before).map((r) => r.http.response.status_code).sort()).toEqual([200, 405]);
+  });
 
   it('a CONNECT reset by its client after the answer: the gateway keeps serving, one record each', async () => {
     recordCases(CLASS.smuggling, 1);

@@ -365,6 +365,9 @@ export class RedisStore implements StateStore {
     });
     this.client.on('ready', () => {
       this.lastError = undefined;
+      // The state starts when this store first reaches Redis, unless another replica (or an earlier run) started it.
+      // Not on a reconnect: a Redis that comes back empty has lost the state, and the first check must find that out.
+      if (!this.epochStarted) this.startEpoch();
     });
     this.subscriber.on('error', () => {
       // Visible through health().detail via the subscriber's status; nothing to log here.
@@ -378,6 +381,17 @@ export class RedisStore implements StateStore {
     this.subscribed = this.subscriber.subscribe(this.channel).then(
       () => undefined,
       () => undefined, // only fails when the store is closed before Redis was ever reached
+    );
+  }
+
+  /** whether this store has set (or found) the epoch key once */
+  private epochStarted = false;
+
+  private startEpoch(): void {
+    this.client.set(this.key('epoch'), new Date().toISOString(), 'NX').then(
+      () => void (this.epochStarted = true),
+      // Redis went away at once: tried again at the next 'ready'
+      () => undefined,
     );
   }
 
@@ -400,6 +414,7 @@ export class RedisStore implements StateStore {
       await Promise.race([Promise.all([clientReady, this.subscribed]), deadline]);
       // the state starts here unless another replica (or an earlier run) started it: see CHECK_LUA
       await Promise.race([this.run('start the state epoch', () => this.client.set(this.key('epoch'), new Date().toISOString(), 'NX')), deadline]);
+      this.epochStarted = true;
     } finally {
       clearTimeout(timer);
     }

@@ -347,3 +347,32 @@ afterAll(() => {
   // timings for the report (ms)
   process.stdout.write(`redis-gateway timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(observed).map(([k, v]) => [k, Math.round(v)])))}\n`);
 });
+
+// Black-box review (session 7): the factory builds the store without waiting for it (start-up must not block on
+// Redis), so nothing set the epoch on a fresh state: the first vendor request of every new deployment reported the
+// shared state as lost, an error log line and the critical MetagateSharedStateLost alert.
+describe('a fresh deployment on an empty state', () => {
+  it('reports no state loss: not at the first admin action, not at the first vendor request', async () => {
+    const fresh = `mgfresh${randomBytes(6).toString('hex')}:`;
+    const c = await startHarness({ configure: (cfg) => void (cfg.state = { ...stateConfig(redis.url), redis: { ...stateConfig(redis.url).redis, keyPrefix: fresh } }) });
+    try {
+      await pollUntil(() => request(c.adminUrl, '/readyz'), (r) => r.status === 200, 10_000);
+      const lost = async () => Number(/^metagate_store_state_lost_total (\d+)$/m.exec((await request(c.adminUrl, '/metrics')).body)?.[1]);
+      expect((await admin(c, 'POST', '/admin/revocations', { kind: 'token', id: 'fresh-jti', reason: 'first action' })).status).toBe(201);
+      const r = await vendor(c, await c.token('geheim'));
+      expect(r.status).toBe(200);
+      expect(await lost()).toBe(0);
+      // the loss is still seen when it happens: the state flushed under the running gateway
+      const raw = new Redis(redis.url);
+      try {
+        for (const key of await raw.keys(`${fresh}*`)) await raw.del(key);
+      } finally {
+        raw.disconnect();
+      }
+      expect((await vendor(c, await c.token('geheim'))).status).toBe(200);
+      expect(await lost()).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+});

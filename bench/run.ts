@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       file,
       `vendor: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
-upstream: { url: "${upstreamUrl}", connections: 128 }
+upstream: { url: "${upstreamUrl}", connections: 128, hiddenOrigins: ["http://openmetadata.internal:8585"] }
 auth:
   issuer: https://idp.bench.invalid
   audience: metagate-bench
@@ -236,7 +236,7 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
   };
   const bareA = agg(bare.name);
   const nginxA = nginx ? agg('nginx (allowlist proxy)') : null;
-  console.log('\n## Same load, ≈2.4 KB JSON table responses (medians over rounds; CPU spread = min–max over rounds)\n');
+  console.log('\n## Same load, ≈2.8 KB JSON table responses (medians over rounds; CPU spread = min–max over rounds)\n');
   console.log('| server | req/s | p50 ms | p99 ms | CPU µs/req | CPU spread | peak RSS MB | CPU × bare | p99 × bare | CPU × nginx | errors |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const t of targets) {

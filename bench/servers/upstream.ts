@@ -1,12 +1,17 @@
-// Benchmark upstream: a fake metadata API answering a fixed JSON table (≈2.4 KB by default) or /size/<bytes>.
+// Benchmark upstream: a fake metadata API answering a fixed JSON table (≈2.8 KB by default) or /size/<bytes>.
 
 import http from 'node:http';
 
 const port = Number(process.argv[2] ?? 0);
 
+/** OpenMetadata links every entity and reference by an absolute href on its own address (metagate hides it). */
+const ORIGIN = 'http://openmetadata.internal:8585';
+
 function table(i: number): Record<string, unknown> {
+  const id = `c019434d-4146-4bc8-9c53-d0c56cdd7a${String(i % 100).padStart(2, '0')}`;
   return {
-    id: `c019434d-4146-4bc8-9c53-d0c56cdd7a${String(i % 100).padStart(2, '0')}`,
+    id,
+    href: `${ORIGIN}/api/v1/tables/${id}`,
     name: `customers_${i}`,
     fullyQualifiedName: `demo_mysql.shop.sales.customers_${i}`,
     description: 'One row per registered customer of the web shop.',
@@ -27,12 +32,12 @@ function table(i: number): Record<string, unknown> {
       { name: 'updated_at', dataType: 'TIMESTAMP', description: 'Last change to any column of this row.', ordinalPosition: 11, tags: [] },
     ],
     followers: [],
-    service: { id: '0b7d9a6e-3c2f-4e1d-8a5b-6c7d8e9f0a1b', type: 'databaseService', name: 'demo_mysql' },
-    database: { id: '1c8e0b7f-4d3a-4f2e-9b6c-7d8e9f0a1b2c', type: 'database', name: 'shop' },
+    service: { id: '0b7d9a6e-3c2f-4e1d-8a5b-6c7d8e9f0a1b', type: 'databaseService', name: 'demo_mysql', href: `${ORIGIN}/api/v1/services/databaseServices/0b7d9a6e-3c2f-4e1d-8a5b-6c7d8e9f0a1b` },
+    database: { id: '1c8e0b7f-4d3a-4f2e-9b6c-7d8e9f0a1b2c', type: 'database', name: 'shop', href: `${ORIGIN}/api/v1/databases/1c8e0b7f-4d3a-4f2e-9b6c-7d8e9f0a1b2c` },
     usageSummary: { dailyStats: { count: 42, percentileRank: 71.5 }, weeklyStats: { count: 301, percentileRank: 68.2 }, date: '2026-11-30' },
-    owners: [{ id: '7e3a1b44-0b6c-4f5e-9d1f-2a6c0b8d9e01', type: 'team', name: 'sales-data' }],
+    owners: [{ id: '7e3a1b44-0b6c-4f5e-9d1f-2a6c0b8d9e01', type: 'team', name: 'sales-data', href: `${ORIGIN}/api/v1/teams/7e3a1b44-0b6c-4f5e-9d1f-2a6c0b8d9e01` }],
     tags: [{ tagFQN: 'Tier.Tier2', source: 'Classification', labelType: 'Manual', state: 'Confirmed' }],
-    databaseSchema: { id: '2f3b9d4e-6a71-4c2d-8e5f-1b0a9c8d7e6f', type: 'databaseSchema', name: 'sales' },
+    databaseSchema: { id: '2f3b9d4e-6a71-4c2d-8e5f-1b0a9c8d7e6f', type: 'databaseSchema', name: 'sales', href: `${ORIGIN}/api/v1/databaseSchemas/2f3b9d4e-6a71-4c2d-8e5f-1b0a9c8d7e6f` },
   };
 }
 

@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { compileFilter, type CompiledFilter } from '../filters/compile.js';
 import { BUILTIN_FILTERS } from '../filters/builtin.js';
+import { compileOrigins } from '../filters/origins.js';
 import { compileRoutes, type RouteTable } from '../pipeline/match.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/claims.js';
 import { isKnownAlpha2 } from '../policy/nationality.js';
@@ -30,6 +31,8 @@ export interface Runtime {
   readonly routes: RouteTable;
   readonly policy: CompiledPolicy;
   readonly filters: ReadonlyMap<string, CompiledFilter>;
+  /** the upstream's origin and upstream.hiddenOrigins, as bytes: removed from every allowed answer */
+  readonly hiddenOrigins: readonly Buffer[];
   readonly secrets: Readonly<{ upstreamCredential?: string; adminTokens: ReadonlyArray<{ name: string; secret: string }>; redisPassword?: string }>;
   readonly allowedRanges: readonly Cidr[];
   /** short SHA-256 of the effective configuration, for metrics and audit */
@@ -232,6 +235,20 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
       problems.push(`upstream.url: "${config.upstream.url}" is not a URL`);
     }
   }
+  if (ok('upstream.hiddenOrigins')) {
+    for (const o of config.upstream.hiddenOrigins) {
+      let origin: string | null = null;
+      try {
+        const u = new URL(o);
+        if (u.protocol === 'http:' || u.protocol === 'https:') origin = u.origin;
+      } catch {
+        // not a URL: reported below
+      }
+      // exactly an origin as a URL writes it (lower-case host, no default port, no path or slash): what the platform
+      // writes into its links, and nothing that could hold a quote or a backslash
+      if (origin !== o) problems.push(`upstream.hiddenOrigins: "${o}" is not an origin; write it as scheme://host[:port] without a path${origin ? `, e.g. "${origin}"` : ''}`);
+    }
+  }
   if (ok('upstream.caFile') && config.upstream.caFile) config.upstream.caFile = checkFile('upstream.caFile', config.upstream.caFile, baseDir, problems).abs;
   const forbiddenForward = ['authorization', 'cookie', 'host', 'connection', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method', 'te', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-authorization', 'accept-encoding'];
   // conditional and range requests ask the platform about its unfiltered answer: a 304 or a 206 would tell the vendor
@@ -409,6 +426,7 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
     routes: table,
     policy: compilePolicy(config.policy),
     filters,
+    hiddenOrigins: Object.freeze(compileOrigins(config.upstream.url, config.upstream.hiddenOrigins)),
     secrets: Object.freeze(secrets),
     allowedRanges: Object.freeze(allowedRanges),
     hash,

@@ -116,6 +116,7 @@ export const configSchema = obj(
         connections: posInt(64, 4096),
         forwardHeaders: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9-]+$' }, default: ['accept-language'] },
         identityHeaders: { type: 'boolean', default: false },
+        hiddenOrigins: { type: 'array', items: { type: 'string' }, maxItems: 32, default: [] },
         caFile: str,
       },
       ['url'],

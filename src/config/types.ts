@@ -50,6 +50,8 @@ export interface UpstreamConfig {
   connections: number;
   forwardHeaders: string[];
   identityHeaders: boolean;
+  /** origins removed from allowed answers besides the upstream's own (src/filters/origins.ts) */
+  hiddenOrigins: string[];
   caFile?: string;
 }
 

@@ -26,7 +26,8 @@ export function demoConfig(o: { platformUrl: string; jwksUrl: string; vendorPort
   return {
     vendor: { host: '127.0.0.1', port: o.vendorPort },
     admin: { host: '127.0.0.1', port: o.adminPort, tokens: [{ name: 'demo-operator', secret: { env: 'METAGATE_DEMO_ADMIN_TOKEN' } }] },
-    upstream: { url: o.platformUrl, credential: { header: 'authorization', value: { env: 'METAGATE_DEMO_UPSTREAM_TOKEN' } } },
+    // the demo platform writes its links as OpenMetadata on openmetadata.internal would
+    upstream: { url: o.platformUrl, credential: { header: 'authorization', value: { env: 'METAGATE_DEMO_UPSTREAM_TOKEN' } }, hiddenOrigins: ['http://openmetadata.internal:8585'] },
     auth: { issuer: DEMO_ISSUER, audience: DEMO_AUDIENCE, algorithms: ['ES256'], requiredClaims: ['sub', 'exp', 'iat', 'jti'], jwks: { url: o.jwksUrl } },
     policy: {
       categories: { catalogue: { minClearance: 'STG_CONFIDENTIEEL' }, lineage: { minClearance: 'STG_GEHEIM' }, usage: { minClearance: 'STG_CONFIDENTIEEL' } },

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NOT_FOUND_PROBLEM, PROBLEM_CONTENT_TYPE } from '../errors.js';
 import { FilterRejection } from '../filters/compile.js';
+import { hideOrigins } from '../filters/origins.js';
 import type { Metrics, UpstreamErrorKind } from '../observability/metrics.js';
 import type { ForwardResult } from './forward.js';
 import { RESPONSE_HEADER_ALLOWLIST, applySecurityHeaders, refuse, send } from './respond.js';
@@ -128,9 +129,10 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   // the common case: a strict scan of the bytes proves the filter would remove nothing and re-serialising would change
   // no value (src/filters/scan.ts), so the upstream's bytes are sent as they are; anything else goes the full way
   if (filter.unchanged(body, cfg.maxJsonDepth)) {
+    const out = hideOrigins(body, ctx.runtime.hiddenOrigins);
     ctx.fieldsRemoved = NOTHING_REMOVED;
-    ctx.responseBytes = body.length;
-    sendJson(request, reply, res.headers, body);
+    ctx.responseBytes = out.length;
+    sendJson(request, reply, res.headers, out);
     return;
   }
   let value: unknown;
@@ -141,14 +143,14 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     return;
   }
   const removed = new Map<string, number>();
-  let out: string;
+  let out: Buffer;
   try {
-    out = JSON.stringify(filter.apply(value, removed, cfg.maxJsonDepth));
+    out = hideOrigins(Buffer.from(JSON.stringify(filter.apply(value, removed, cfg.maxJsonDepth))), ctx.runtime.hiddenOrigins);
   } catch (err) {
     rejectResponse(request, reply, err instanceof FilterRejection ? 'shape' : 'other', deps, err instanceof FilterRejection ? err.message : undefined);
     return;
   }
-  const bytes = Buffer.byteLength(out);
+  const bytes = out.length;
   // JSON.stringify can write a number longer than it was sent (1e20 → 21 digits): the answer the vendor gets is held
   // to the same cap as the one the platform sent
   if (bytes > cfg.maxResponseBytes) {

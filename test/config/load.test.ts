@@ -98,7 +98,7 @@ describe('broken configurations list every problem with its key path', () => {
     cfg.policy.clearance = { scale: ['STG_CONFIDENTIEEL', 'STG_GEHEIM', 'STG_GEHEIM'] };
     cfg.policy.nationality = { allowed: ['XX'] };
     cfg.auth.jwks = { url: 'http://idp.example/jwks', file: '/nonexistent.json' };
-    cfg.upstream = { url: 'http://user:pw@10.0.0.1:8585/api?x=1', forwardHeaders: ['authorization', 'x-forwarded-for', 'if-none-match', 'range'] };
+    cfg.upstream = { url: 'http://user:pw@10.0.0.1:8585/api?x=1', forwardHeaders: ['authorization', 'x-forwarded-for', 'if-none-match', 'range'], hiddenOrigins: ['http://OM.internal:8585/', 'ftp://om', 'om.internal', 'http://ok.internal:8585'] };
     cfg.vendor = { port: 9000 };
     cfg.admin = { port: 9000, tokens: [{ name: 'ops', secret: { env: 'MISSING_SECRET' } }] };
     cfg.routes = { profiles: ['openmetadata', 'nonexistent'], exclude: ['no.such.rule'] };
@@ -118,6 +118,9 @@ describe('broken configurations list every problem with its key path', () => {
       'upstream.forwardHeaders: "x-forwarded-for" may never be forwarded',
       'upstream.forwardHeaders: "if-none-match" may never be forwarded: a conditional or range request',
       'upstream.forwardHeaders: "range" may never be forwarded: a conditional or range request',
+      'upstream.hiddenOrigins: "http://OM.internal:8585/" is not an origin; write it as scheme://host[:port] without a path, e.g. "http://om.internal:8585"',
+      'upstream.hiddenOrigins: "ftp://om" is not an origin',
+      'upstream.hiddenOrigins: "om.internal" is not an origin',
       'admin.port: 9000 is also vendor.port',
       'admin.tokens[0].secret: environment variable MISSING_SECRET is not set',
       'routes.profiles[1]: profile "nonexistent" not found',
@@ -125,6 +128,7 @@ describe('broken configurations list every problem with its key path', () => {
       'state.redis: required when state.backend is "redis"',
     ];
     for (const e of expected) expect(p.some((x) => x.includes(e)), `missing problem: ${e}\n${p.join('\n')}`).toBe(true);
+    expect(p.some((x) => x.includes('ok.internal'))).toBe(false);
   });
 
   it('rejects two rules that can match one request, and a rule referring to undefined things', () => {

@@ -185,6 +185,33 @@ describe('raw-bytes fast path: a data field never rides along in an answer sent 
   });
 });
 
+// Black-box review (session 7): OpenMetadata writes every `href` from the Host it is sent, the upstream's own address,
+// so each answer told the vendor where the platform lives. Both ways through the filter hide it.
+describe('the platform\'s own address in its links', () => {
+  /** an answer with links the way OpenMetadata writes them: from the Host header of the request it got */
+  const linking =
+    (extra: Record<string, unknown> = {}): UpstreamHandler =>
+    (req, res) => {
+      const base = `http://${req.headers.host}`;
+      const body = JSON.stringify({ id: 't1', name: 'customers', href: `${base}/api/v1/tables/t1`, owners: [{ id: 'o1', href: `${base}/api/v1/teams/o1` }], service: { href: base }, ...extra });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      res.end(body);
+    };
+  it.each<[string, Record<string, unknown>, number]>([
+    ['an answer sent as the platform wrote it (the raw-bytes scan)', {}, 0],
+    ['an answer the filter rebuilt (a data field removed)', { sampleData: { rows: [[CANARY]] } }, 1],
+  ])('%s: links become paths on the gateway, and the record counts what was sent', async (_d, extra, removed) => {
+    const upstreamHost = new URL(h.upstream.url).host;
+    const p = await probe(linking(extra));
+    expect(p.res.status, p.res.body).toBe(200);
+    expectNoLeak(p.res);
+    expect(p.res.body.includes(upstreamHost)).toBe(false);
+    expect(p.res.json()).toEqual({ id: 't1', name: 'customers', href: '/api/v1/tables/t1', owners: [{ id: 'o1', href: '/api/v1/teams/o1' }], service: { href: '/' } });
+    expect(p.record.metagate.response_bytes).toBe(Buffer.byteLength(p.res.body));
+    expect(Object.values(p.record.metagate.fields_removed ?? {}).reduce((a, b) => a + b, 0)).toBe(removed);
+  });
+});
+
 // ---------------------------------------------------------------- content encodings
 
 describe('content encoding', () => {

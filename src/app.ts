@@ -91,7 +91,7 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
   });
   app.decorateRequest('mg', null as never);
 
-  const filter = createResponseFilter({ metrics: gw.metrics });
+  const filter = createResponseFilter({ metrics: gw.metrics, unread: gw.unread });
 
   // Stages 1–4 run in one hook, in order; the first refusal ends the request. The hook finishes without waiting when
   // it can (a token verified before, a store in this process) and waits only for a signature check or for Redis.
@@ -173,6 +173,12 @@ function forwardStage(gw: Gateway, request: FastifyRequest, reply: FastifyReply,
   // defence in depth: nothing is forwarded without an allow decision and a decided path
   if (ctx.decision !== 'allow' || !ctx.rule || ctx.upstreamPath === undefined || ctx.reasons.length > 0) {
     refuse(request, reply, 'internal_error', 'the request reached the forwarder without an allow decision');
+    return;
+  }
+  // a subject whose earlier answers sit unread (or a gateway holding too many) gets no new one until they are taken
+  const unread = gw.unread.refusal(ctx.identity?.subject);
+  if (unread !== undefined) {
+    refuse(request, reply, 'rate_limited', unread, { headers: { 'retry-after': '1' } });
     return;
   }
   ctx.upstreamStart = process.hrtime.bigint();

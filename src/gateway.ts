@@ -7,6 +7,7 @@ import { KeyStore } from './auth/keystore.js';
 import { Authenticator } from './pipeline/authenticate.js';
 import { AuditTrail } from './observability/audit.js';
 import { Forwarder } from './pipeline/forward.js';
+import { UnreadAnswers } from './pipeline/unread.js';
 import { sovereignLookup } from './sovereignty/lookup.js';
 import { Metrics } from './observability/metrics.js';
 import type { StateStore } from './state/store.js';
@@ -36,6 +37,8 @@ export class Gateway {
   readonly now: () => number;
   /** the upstream connection pool (upstream settings are bound at start) */
   readonly forwarder: Forwarder;
+  /** answers handed to clients that have not taken them yet (vendor limits are bound at start) */
+  readonly unread: UnreadAnswers;
   draining = false;
   private storeFailedAt = 0;
   private storeSucceededAt = 0;
@@ -52,6 +55,9 @@ export class Gateway {
     this.forwarder = new Forwarder(deps.runtime.config.upstream, { ...(ca ? { ca: readFileSync(ca) } : {}), ...(lookup ? { lookup } : {}) });
     this.metrics = deps.metrics ?? new Metrics({ version: VERSION, filterFields: filterFields(deps.runtime) });
     this.metrics.setConfigHash(deps.runtime.hash);
+    const v = deps.runtime.config.vendor;
+    this.unread = new UnreadAnswers({ timeoutMs: v.sendTimeoutMs, maxBytes: v.maxUnreadBytes, perSubject: v.maxUnreadAnswersPerSubject }, () => this.metrics.answersAbandoned.inc());
+    this.metrics.unread = () => this.unread;
     this.keys = deps.keys ?? this.newKeyStore(deps.runtime);
     this.authenticator = new Authenticator(deps.runtime.config.auth, this.keys, this.now);
   }

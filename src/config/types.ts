@@ -29,6 +29,12 @@ export interface VendorListenerConfig extends ListenerConfig {
   maxQueryLength: number;
   maxQueryParams: number;
   shutdownGraceMs: number;
+  /** an answer the client has not taken within this long is abandoned (src/pipeline/unread.ts) */
+  sendTimeoutMs: number;
+  /** bytes of answers not yet taken by their clients, all together, above which new answers wait */
+  maxUnreadBytes: number;
+  /** answers not yet taken that one subject may have before its new ones wait */
+  maxUnreadAnswersPerSubject: number;
 }
 
 export interface AdminTokenConfig {

@@ -49,6 +49,9 @@ export class Metrics {
   readonly storeLatency: ClosedHistogram<never>;
   readonly storeErrors: Counter;
   readonly storeStateLost: Counter;
+  readonly answersAbandoned: Counter;
+  /** where metagate_unread_answers and metagate_unread_answer_bytes read from (the gateway's UnreadAnswers) */
+  unread: () => { answers: number; bytes: number } = () => ({ answers: 0, bytes: 0 });
   readonly killSwitch: Gauge;
   readonly windowsActive: Gauge;
   readonly revocations: Gauge;
@@ -80,6 +83,24 @@ export class Metrics {
     this.storeLatency = new ClosedHistogram<never>({ name: 'metagate_store_check_duration_seconds', help: 'Duration of the per-request shared-state check.', labels: { names: [], values: {} }, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registry: r });
     this.storeErrors = new Counter({ name: 'metagate_store_errors_total', help: 'Shared-state checks that failed (requests refused with state_unavailable).', registers: [r] });
     this.storeStateLost = new Counter({ name: 'metagate_store_state_lost_total', help: 'Times the shared state was found lost while the gateway ran (Redis restarted without persistence, flushed or evicted): revocations and suspensions made before are gone.', registers: [r] });
+    this.answersAbandoned = new Counter({ name: 'metagate_answers_abandoned_total', help: 'Answers whose client did not take them within vendor.sendTimeoutMs: the connection was closed (the request was recorded as answered).', registers: [r] });
+    const self = this;
+    new Gauge({
+      name: 'metagate_unread_answers',
+      help: 'Answers handed to clients that have not taken them yet (each closed at vendor.sendTimeoutMs).',
+      registers: [r],
+      collect() {
+        this.set(self.unread().answers);
+      },
+    });
+    new Gauge({
+      name: 'metagate_unread_answer_bytes',
+      help: 'Bytes of answers handed to clients that have not taken them yet (bounded by vendor.maxUnreadBytes).',
+      registers: [r],
+      collect() {
+        this.set(self.unread().bytes);
+      },
+    });
     this.killSwitch = new Gauge({ name: 'metagate_kill_switch_active', help: '1 while a kill switch (global or organisation) is engaged.', registers: [r] });
     this.windowsActive = new Gauge({ name: 'metagate_suspension_windows_active', help: 'Suspension windows in force now.', registers: [r] });
     this.revocations = new Gauge({ name: 'metagate_revocations_active', help: 'Revocations in force (subjects and tokens).', registers: [r] });
@@ -107,6 +128,7 @@ export class Metrics {
     this.auditDropped.inc(0);
     this.storeErrors.inc(0);
     this.storeStateLost.inc(0);
+    this.answersAbandoned.inc(0);
     for (const c of CATEGORIES) this.upstreamDuration.zero([c]);
   }
 

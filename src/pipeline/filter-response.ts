@@ -8,6 +8,7 @@ import { FilterRejection } from '../filters/compile.js';
 import { hideOrigins } from '../filters/origins.js';
 import type { Metrics, UpstreamErrorKind } from '../observability/metrics.js';
 import type { ForwardResult } from './forward.js';
+import type { UnreadAnswers } from './unread.js';
 import { RESPONSE_HEADER_ALLOWLIST, applySecurityHeaders, refuse, send } from './respond.js';
 
 const JSON_TYPE_RE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
@@ -22,6 +23,8 @@ const NOTHING_REMOVED: ReadonlyMap<string, number> = new Map();
 
 export interface FilterDeps {
   metrics?: Metrics;
+  /** answers not yet taken by their clients: each allowed answer is watched until it is */
+  unread?: UnreadAnswers;
 }
 
 /** Audit-only sentences per kind: they name what was wrong, never echo what the upstream sent. */
@@ -132,7 +135,7 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     const out = hideOrigins(body, ctx.runtime.hiddenOrigins);
     ctx.fieldsRemoved = NOTHING_REMOVED;
     ctx.responseBytes = out.length;
-    sendJson(request, reply, res.headers, out);
+    sendJson(request, reply, res.headers, out, deps);
     return;
   }
   let value: unknown;
@@ -160,14 +163,15 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   ctx.fieldsRemoved = removed;
   ctx.responseBytes = bytes;
   deps.metrics?.countRemoved(removed);
-  sendJson(request, reply, res.headers, out);
+  sendJson(request, reply, res.headers, out, deps);
 }
 
 /** The allowed answer: 200, the filtered (or proven unchanged) JSON, the security headers and the passed ones. */
-function sendJson(request: FastifyRequest, reply: FastifyReply, upstreamHeaders: IncomingHttpHeaders, payload: string | Buffer): void {
+function sendJson(request: FastifyRequest, reply: FastifyReply, upstreamHeaders: IncomingHttpHeaders, payload: Buffer, deps: FilterDeps): void {
   applySecurityHeaders(reply);
   copyAllowedHeaders(reply, upstreamHeaders);
   send(request, reply.code(200).type('application/json; charset=utf-8'), payload);
+  deps.unread?.watch(reply.raw, request.mg.identity?.subject);
 }
 
 /**

@@ -270,3 +270,93 @@ describe('many connections and an abusive client', () => {
     }
   }, 40_000);
 });
+
+// Black-box review (session 7): clients that asked for large answers and never read them held gateway memory with no
+// time bound — 150 such connections took one gateway from 94 MiB to 694 MiB for as long as they stayed open. Every
+// answer the socket cannot take at once now has a deadline (vendor.sendTimeoutMs), and while one subject holds
+// vendor.maxUnreadAnswersPerSubject of them, or everyone together vendor.maxUnreadBytes, new answers wait (429).
+describe('answers their clients never read', () => {
+  const SEND_TIMEOUT_MS = 1_500;
+  const HUGE_PATH = '/api/v1/tables/name/demo.shop.sales.huge';
+  /** ≈ 24 MB: more than loopback's socket buffers take, so the rest stays in the gateway until it is read */
+  const HUGE = JSON.stringify({ id: DEMO_TABLE_ID, name: 'huge', columns: Array.from({ length: 240_000 }, (_, i) => ({ name: `column_${i}`, dataType: 'VARCHAR', description: 'd'.repeat(64) })) });
+  let g: Harness;
+  beforeAll(async () => {
+    g = await startHarness({
+      configure: (cfg) => {
+        cfg.upstream.maxResponseBytes = 32 * 1024 * 1024;
+        cfg.vendor.sendTimeoutMs = SEND_TIMEOUT_MS;
+        cfg.vendor.maxUnreadAnswersPerSubject = 2;
+        cfg.vendor.maxUnreadBytes = 200 * 1024 * 1024;
+      },
+    });
+    g.upstream.setHandler((req, res) => {
+      const body = req.url?.startsWith(HUGE_PATH) ? HUGE : SMALL;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }).end(body);
+    });
+  });
+  afterAll(async () => {
+    await g?.close();
+  });
+
+  /** a client that sends its request and never reads; `received` counts what it reads once resumed */
+  function reader(bearer: string): { socket: net.Socket; received: { bytes: number }; closed: Promise<void> } {
+    const socket = net.connect(g.vendorPort, '127.0.0.1');
+    const received = { bytes: 0 };
+    socket.on('error', () => undefined);
+    socket.on('data', (d: Buffer) => void (received.bytes += d.length));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`GET ${HUGE_PATH} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${bearer}\r\n\r\n`);
+    socket.pause();
+    return { socket, received, closed };
+  }
+  const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${g.adminUrl}/metrics`)).text())?.[1]);
+
+  it('a subject with too many unread answers waits (429, recorded); the deadline closes them and frees the memory', async () => {
+    const tok = await g.token('geheim');
+    const l = new Ledger(g.audit, g.vendorUrl);
+    const abandonedBefore = await metric('metagate_answers_abandoned_total');
+    const readers = [reader(tok), reader(tok)];
+    try {
+      await pollUntil(() => metric('metagate_unread_answers'), (n) => n === 2, 10_000);
+      const heldAt = performance.now();
+      expect(await metric('metagate_unread_answer_bytes')).toBeGreaterThan(8 * 1024 * 1024);
+      // a third answer for the same subject waits; another subject is served
+      const third = await l.get(HUGE_PATH, tok, { timeoutMs: 10_000 });
+      expect(third.status).toBe(429);
+      expect(third.code).toBe('rate_limited');
+      const other = await g.token('confidentieel');
+      expect((await l.get(TABLE, other)).status).toBe(200);
+      // the deadline: both answers are abandoned, and the held bytes given back
+      await pollUntil(() => metric('metagate_answers_abandoned_total'), (n) => n === abandonedBefore + 2, SEND_TIMEOUT_MS + 5_000, 50);
+      const heldFor = performance.now() - heldAt;
+      expect(heldFor).toBeGreaterThanOrEqual(SEND_TIMEOUT_MS - 1_000);
+      expect(heldFor).toBeLessThan(SEND_TIMEOUT_MS + 3_000);
+      expect(await metric('metagate_unread_answer_bytes')).toBe(0);
+      expect(await metric('metagate_unread_answers')).toBe(0);
+      // ... with their connections: a reader that reads now gets what the kernel held, then the connection ends
+      for (const r of readers) r.socket.resume();
+      await Promise.race([Promise.all(readers.map((r) => r.closed)), sleep(5_000)]);
+      for (const r of readers) {
+        expect(r.socket.destroyed).toBe(true);
+        expect(r.received.bytes).toBeLessThan(Buffer.byteLength(HUGE));
+      }
+      // and the subject is served again
+      expect((await l.get(TABLE, tok)).status).toBe(200);
+    } finally {
+      for (const r of readers) r.socket.destroy();
+    }
+    // one record per request: the two readers' answers (handed over, recorded as sent) and the 429
+    const recs = g.audit.requestRecords().filter((r) => r.url.path === HUGE_PATH);
+    expect(tally(recs.map((r) => `${r.http.response.status_code} ${r.metagate.reasons[0] ?? 'allow'}`))).toEqual({ '200 allow': 2, '429 rate_limited': 1 });
+    expect(recs.find((r) => r.http.response.status_code === 429)!.metagate.detail).toBe('2 earlier answers to this subject have not been read yet; read them first');
+  });
+
+  it('a client that reads its answer, however large, is not affected', async () => {
+    const tok = await g.token('geheim');
+    const r = await fetch(`${g.vendorUrl}${HUGE_PATH}`, { headers: { authorization: `Bearer ${tok}` } });
+    expect(r.status).toBe(200);
+    expect((await r.arrayBuffer()).byteLength).toBe(Buffer.byteLength(HUGE));
+    expect(await metric('metagate_unread_answer_bytes')).toBe(0);
+  });
+});

@@ -169,9 +169,17 @@ export class KeyStore {
     const mod = u.protocol === 'https:' ? https : http;
     const timeoutMs = this.cfg.timeoutMs;
     return new Promise((resolve, reject) => {
-      const fail = (err: Error) => {
+      // Every way out goes through here, and every way out destroys the request: its socket never outlives the
+      // attempt. An error answer used to be drained instead (res.resume()) with the deadline already cleared, so an
+      // IdP that kept sending its body held the connection, and some CPU, for good — one more on every retry (F54).
+      let settled = false;
+      const settle = (err: Error | null, text = '') => {
+        if (settled) return;
+        settled = true;
         clearTimeout(deadline);
-        reject(err);
+        req.destroy();
+        if (err) reject(err);
+        else resolve(text);
       };
       const req = mod.request(
         u,
@@ -184,35 +192,28 @@ export class KeyStore {
           agent: false,
         },
         (res) => {
-          if (res.statusCode !== 200) {
-            res.resume();
-            fail(new Error(`JWKS endpoint answered HTTP ${res.statusCode}`));
-            return;
-          }
+          // nothing of an error body is needed: close at once rather than read what the IdP may never stop sending
+          if (res.statusCode !== 200) return settle(new Error(`JWKS endpoint answered HTTP ${res.statusCode}`));
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
             size += c.length;
-            if (size > MAX_JWKS_BYTES) {
-              req.destroy(new Error('JWKS larger than 256 KiB'));
-              return;
-            }
+            if (size > MAX_JWKS_BYTES) return settle(new Error('JWKS larger than 256 KiB'));
             chunks.push(c);
           });
-          res.on('end', () => {
-            clearTimeout(deadline);
-            resolve(Buffer.concat(chunks).toString('utf8'));
-          });
-          res.on('error', fail);
+          res.on('end', () => settle(null, Buffer.concat(chunks).toString('utf8')));
+          res.on('error', settle);
         },
       );
-      const timedOut = () => req.destroy(new Error(`JWKS fetch timed out after ${timeoutMs} ms`));
+      const timedOut = () => settle(new Error(`JWKS fetch timed out after ${timeoutMs} ms`));
       // `timeout` above is only a socket idle timer: a server that trickles a byte now and then would hold the
       // refresh (and, through `inflight`, every later one) open indefinitely. This is the whole-exchange deadline.
       const deadline = setTimeout(timedOut, timeoutMs);
       deadline.unref();
       req.on('timeout', timedOut);
-      req.on('error', fail);
+      req.on('error', settle);
+      // a connection that closes before the answer is complete is a failure, whatever node reports (or not) for it
+      req.on('close', () => settle(new Error('JWKS connection closed before the answer was complete')));
       req.end();
     });
   }

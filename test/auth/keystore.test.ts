@@ -440,3 +440,109 @@ describe('KeyStore — slow and oversized responses', () => {
     expect(keys.status()).toMatchObject({ keyCount: 1, generation: 2 });
   });
 });
+
+describe('KeyStore — every request it makes is closed (black-box review F54)', () => {
+  // A loopback IdP that counts the connections open to it. Every failure path must close the key store's request: an
+  // error answer whose body never ends once held its connection open for good, one more on every retry.
+  interface CountingIdp {
+    url: string;
+    open: () => number;
+    close: () => Promise<void>;
+  }
+  const idps: CountingIdp[] = [];
+  async function countingIdp(handler: http.RequestListener): Promise<CountingIdp> {
+    const sockets = new Set<import('node:net').Socket>();
+    const srv = http.createServer(handler);
+    srv.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const idp: CountingIdp = {
+      url: `http://127.0.0.1:${(srv.address() as import('node:net').AddressInfo).port}/jwks.json`,
+      open: () => sockets.size,
+      close: async () => {
+        srv.closeAllConnections();
+        await new Promise<void>((r) => srv.close(() => r()));
+      },
+    };
+    idps.push(idp);
+    return idp;
+  }
+  afterEach(async () => {
+    for (const idp of idps.splice(0)) await idp.close();
+  });
+
+  /** Write `piece` every `everyMs` until the connection closes (the interval is cleared with it). */
+  const dribble = (status: number, piece: string, everyMs: number): http.RequestListener => (_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.write(piece);
+    const iv = setInterval(() => res.write(piece), everyMs);
+    res.on('close', () => clearInterval(iv));
+  };
+  /** Stream a body without end as fast as the client reads it. */
+  const flood = (status: number): http.RequestListener => (_req, res) => {
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    const chunk = Buffer.alloc(16 * 1024, 0x78);
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+    };
+    res.on('drain', pump);
+    pump();
+  };
+
+  const openAfter = async (idp: CountingIdp, ms: number): Promise<number> => {
+    const until = Date.now() + ms;
+    while (idp.open() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    return idp.open();
+  };
+
+  it.each([
+    { name: 'a 503 whose body trickles one byte every 300 ms', handler: dribble(503, 'x', 300) },
+    { name: 'a 500 whose body streams without end', handler: flood(500) },
+  ])('$name: the refresh fails at once and the connection is closed, on every retry', async ({ handler }) => {
+    const idp = await countingIdp(handler);
+    const keys = new KeyStore({ url: idp.url, refreshIntervalSec: 300, maxStalenessSec: 60, cooldownSec: 2, timeoutMs: 1000 }, { now });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const t = Date.now();
+      await keys.refresh();
+      expect(Date.now() - t).toBeLessThan(500); // nothing of an error body is needed: no waiting for it
+      expect(keys.status().lastError).toMatch(/HTTP 50[03]/);
+      // the connection goes with the answer; it was held until the IdP gave up (never, here)
+      expect(await openAfter(idp, 500)).toBe(0);
+    }
+    expect(keys.usable()).toBe(false);
+  });
+
+  it.each([
+    { name: 'never answers', handler: (() => undefined) as http.RequestListener, error: /timed out after 400 ms/ },
+    { name: 'a 200 that trickles past the deadline', handler: dribble(200, ' ', 100), error: /timed out after 400 ms/ },
+    { name: 'a 200 larger than 256 KiB, streamed without end', handler: flood(200), error: /larger than 256 KiB/ },
+    { name: 'a 302', handler: ((_req, res) => void res.writeHead(302, { location: '/elsewhere' }).end()) as http.RequestListener, error: /HTTP 302/ },
+    {
+      name: 'a 200 cut off in the middle of its body',
+      handler: ((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+        res.write('{"keys":[');
+        setTimeout(() => res.destroy(), 50);
+      }) as http.RequestListener,
+      error: /aborted|closed|ECONNRESET|socket hang up/,
+    },
+  ])('every failure closes the connection: $name', async ({ handler, error }) => {
+    const idp = await countingIdp(handler);
+    const keys = new KeyStore({ url: idp.url, refreshIntervalSec: 300, maxStalenessSec: 60, cooldownSec: 2, timeoutMs: 400 }, { now });
+    const t = Date.now();
+    await keys.refresh();
+    expect(Date.now() - t).toBeLessThan(1_500);
+    expect(keys.status().lastError).toMatch(error);
+    expect(await openAfter(idp, 500)).toBe(0);
+  });
+
+  it('a successful load closes its connection too', async () => {
+    const idp = await countingIdp((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [k1.jwk] })));
+    const keys = new KeyStore({ url: idp.url, refreshIntervalSec: 300, maxStalenessSec: 60, cooldownSec: 2, timeoutMs: 400 }, { now });
+    await keys.refresh();
+    expect(keys.usable()).toBe(true);
+    expect(await openAfter(idp, 500)).toBe(0);
+  });
+});

@@ -77,6 +77,11 @@ export class Front {
     return this.server !== null;
   }
 
+  /** connections open right now */
+  get open(): number {
+    return this.sockets.size;
+  }
+
   /** Bind a free port and listen on it (or only reserve it with `{ up: false }`). */
   static async start(opts: { up?: boolean } = {}): Promise<Front> {
     const front = new Front(await freePort());

@@ -203,6 +203,36 @@ describe('JWKS slow and malformed (maxStalenessSec far away, so only the fault i
     });
   }
 
+  it('an error answer whose body never ends (503, then one byte every 300 ms): every retry closes its connection at once, the old keys serve (F54)', async () => {
+    // Black-box review: each retry held its connection open for as long as the IdP kept sending (2 → 6 → 13 → 19 open
+    // connections over 45 s, and CPU with them).
+    const relay = front.handler;
+    const failuresBefore = await refreshFailures(h);
+    front.handler = (_req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.write('x');
+      const iv = setInterval(() => res.write('x'), 300);
+      res.on('close', () => clearInterval(iv));
+    };
+    try {
+      let most = 0;
+      const until = Date.now() + 3_500;
+      while (Date.now() < until) {
+        most = Math.max(most, front.open);
+        await sleep(50);
+      }
+      expect(await refreshFailures(h)).toBeGreaterThanOrEqual(failuresBefore + 2); // several retries in that time
+      expect(most).toBeLessThanOrEqual(1); // one attempt at a time, each closed as soon as its status line is read
+      const l = new Ledger(h.audit, h.vendorUrl);
+      expect(await l.get(TABLE, token)).toMatchObject({ status: 200 });
+      expect((await readiness(h.adminUrl)).ready).toBe(true);
+      await l.expectOneRecordEach();
+    } finally {
+      front.handler = relay;
+    }
+    await pollUntil(() => front.open, (n) => n === 0, 1_000);
+  });
+
   it('a set with no usable key ({"keys": []}) is an IdP withdrawing every key: it replaces the old keys (fail closed), 503 keys_unavailable, readiness false; recovers with a real set', async () => {
     // Deliberate (src/auth/keystore.ts usable()): unlike a malformed answer, a well-formed empty set is believed.
     h.jwks.serve = { keys: [] };

@@ -72,6 +72,13 @@ export class Gateway {
     const store: KeyStore = new KeyStore(runtime.config.auth.jwks, {
       now: this.now,
       ...(lookup ? { lookup } : {}),
+      algorithms: runtime.config.auth.algorithms,
+      // once per key per newly loaded set, whether or not this store is in use yet: it explains a refused reload too
+      onUnusableKey: ({ kid, kty, broken, reason }) => {
+        const line = { jwks: { kid, kty, reason } };
+        if (broken) this.logger.warn(line, 'a JWKS key cannot be used and is ignored: its key material is broken');
+        else this.logger.info(line, 'a JWKS key cannot be used and is ignored: it is not for any of auth.algorithms');
+      },
       onRefresh: (result) => {
         this.metrics.jwksRefreshes.inc({ result });
         if (result !== 'failure') this.metrics.jwksLastSuccess.set(this.now() / 1000);

@@ -1,5 +1,8 @@
 // JSON schema of the configuration file, with the defaults; unknown keys are errors everywhere.
 
+/** The signature algorithms `auth.algorithms` may name (asymmetric only: a shared secret is never accepted). */
+export const SIGNATURE_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
 const str = { type: 'string', minLength: 1 } as const;
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 const posInt = (def: number, max = 2 ** 31 - 1) => ({ type: 'integer', minimum: 1, maximum: max, default: def });
@@ -128,7 +131,7 @@ export const configSchema = obj(
       {
         issuer: str,
         audience: str,
-        algorithms: { type: 'array', items: { enum: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] }, minItems: 1, uniqueItems: true, default: ['ES256', 'RS256'] },
+        algorithms: { type: 'array', items: { enum: SIGNATURE_ALGORITHMS }, minItems: 1, uniqueItems: true, default: ['ES256', 'RS256'] },
         typ: { type: 'string', default: 'at+jwt' },
         requiredClaims: { type: 'array', items: str, uniqueItems: true, default: ['sub', 'exp', 'iat'] },
         maxTokenAgeSec: posInt(3600),

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
 import type { AuthConfig } from '../config/types.js';
-import { KeysUnavailableError, type KeyStore } from '../auth/keystore.js';
+import { KeysUnavailableError, UnusableKeyError, type KeyStore } from '../auth/keystore.js';
 import { findKeyProblem, findNumberProblem } from '../auth/strict-json.js';
 import { JWT_SHAPED } from '../auth/token-shape.js';
 import { shown } from '../errors.js';
@@ -293,6 +293,7 @@ function mapVerifyError(err: unknown): AuthResult {
     }
   }
   if (err instanceof joseErrors.JWKSNoMatchingKey) return deny('token_invalid', 'the token was signed with a key the identity provider does not publish');
+  if (err instanceof UnusableKeyError) return deny('token_invalid', 'the token was signed with a key the identity provider publishes in a form this gateway cannot use');
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return deny('token_invalid', 'the token signature is invalid');
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return deny('token_invalid', 'the token\'s signing algorithm is not accepted');
   return deny('token_invalid', 'the token could not be verified');

@@ -1,13 +1,14 @@
 // KeyStore against a real loopback JWKS server: bounded staleness, rotation with a rate-limited refresh, malformed,
 // slow and oversized key sets. Staleness runs on a frozen clock; timeouts are real (they are socket timers).
 
+import { generateKeyPairSync } from 'node:crypto';
 import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KeyStore, sanitizeJwks } from '../../src/auth/keystore.js';
+import { KeyStore, sanitizeJwks, type UnusableKey } from '../../src/auth/keystore.js';
 import type { AuthConfig, JwksConfig } from '../../src/config/types.js';
 import { PROBLEMS } from '../../src/errors.js';
 import { Authenticator } from '../../src/pipeline/authenticate.js';
@@ -56,14 +57,19 @@ function authCfg(jwks: JwksConfig): AuthConfig {
 }
 
 const started: KeyStore[] = [];
-async function store(over: Partial<JwksConfig> = {}, opts: { start?: boolean; onRefresh?: (r: string) => void } = {}): Promise<{ keys: KeyStore; auth: Authenticator; results: string[] }> {
+async function store(
+  over: Partial<JwksConfig> = {},
+  opts: { start?: boolean; algorithms?: string[] } = {},
+): Promise<{ keys: KeyStore; auth: Authenticator; results: string[]; unusable: UnusableKey[] }> {
   const cfg = jwksCfg(over);
   const results: string[] = [];
-  const keys = new KeyStore(cfg, { now, onRefresh: (r) => results.push(r) });
+  const unusable: UnusableKey[] = [];
+  const algorithms = opts.algorithms ?? ['ES256'];
+  const keys = new KeyStore(cfg, { now, algorithms, onRefresh: (r) => results.push(r), onUnusableKey: (k) => unusable.push(k) });
   started.push(keys);
   if (opts.start) await keys.start();
   else await keys.refresh();
-  return { keys, auth: new Authenticator(authCfg(cfg), keys, now), results };
+  return { keys, auth: new Authenticator({ ...authCfg(cfg), algorithms }, keys, now), results, unusable };
 }
 
 function mint(k: Key, jti = 'j1'): Promise<string> {
@@ -339,10 +345,12 @@ describe('KeyStore — malformed key sets', () => {
     expect(await auth.verify(await mint(k3))).toMatchObject({ ok: false, reason: 'token_invalid' });
   });
 
-  it('a key limited to other operations (key_ops without "verify") is never used', async () => {
+  it('a key limited to other operations (key_ops without "verify") is never used: a set of only such keys is unusable', async () => {
     server.serve = { keys: [{ ...k1.jwk, key_ops: ['encrypt'] }] };
-    const { auth } = await store();
-    expect(await auth.verify(await mint(k1))).toMatchObject({ ok: false, reason: 'token_invalid' });
+    const { keys, auth, unusable } = await store();
+    expect(keys.status()).toMatchObject({ ok: false, keyCount: 0, unusableKeyCount: 1 });
+    expect(unusable).toEqual([{ kid: 'k1', kty: 'EC', broken: false, reason: expect.stringMatching(/fit none of auth.algorithms \(ES256\)/) }]);
+    expect(await auth.verify(await mint(k1))).toMatchObject({ ok: false, reason: 'keys_unavailable' });
   });
 
   it('a key set with no usable key at all is not usable (503, readiness false), and it replaces the old keys', async () => {
@@ -361,6 +369,85 @@ describe('KeyStore — malformed key sets', () => {
     for (const bad of [null, undefined, 1, 'x', [], {}, { keys: 'x' }, { keys: null }]) expect(() => sanitizeJwks(bad)).toThrow(/"keys" array/);
     expect(sanitizeJwks({ keys: [k1.jwk, k1.privateJwk, { ...k1.jwk, use: 'enc' }, { ...k1.jwk, kty: 'oct' }] }).keys).toEqual([k1.jwk]);
     expect(sanitizeJwks({ keys: [{ ...k1.jwk, use: 'sig' }, { ...k1.jwk, use: undefined }] }).keys).toHaveLength(2);
+  });
+});
+
+describe('KeyStore — keys that do not import (black-box review F55)', () => {
+  // The sanitiser checks the shape of a key only. A published kid whose key material is broken used to replace the
+  // good keys and then match nothing: every token 401 token_invalid "a key the identity provider does not publish",
+  // readiness green. Every key is now imported at load, for the configured algorithms; a key that does not import is
+  // dropped (and reported once), so a set of only such keys is a set with no usable key (O1: 503, readiness false).
+  const flipped = (b64: string) => {
+    const b = Buffer.from(b64, 'base64url');
+    b[b.length - 1]! ^= 1;
+    return b.toString('base64url');
+  };
+  const BROKEN: Array<{ name: string; jwk: () => JWK; reason: RegExp; broken: boolean }> = [
+    { name: 'x is not base64url', jwk: () => ({ ...k1.jwk, x: 'not*base64url!' }), reason: /does not import as ES256/, broken: true },
+    { name: 'x has the wrong length', jwk: () => ({ ...k1.jwk, x: Buffer.alloc(31, 7).toString('base64url') }), reason: /does not import as ES256/, broken: true },
+    { name: 'the point is not on the curve', jwk: () => ({ ...k1.jwk, y: flipped(k1.jwk.y!) }), reason: /does not import as ES256/, broken: true },
+    { name: 'an EC key without "crv"', jwk: () => ({ ...k1.jwk, crv: undefined }), reason: /no "crv"/, broken: true },
+  ];
+
+  it.each(BROKEN)('$name: it replaces the old keys like a set with no usable key (503, not usable), reported once without key material', async ({ jwk, reason, broken }) => {
+    const { keys, auth, results, unusable } = await store();
+    const token = await mint(k1);
+    expect(await auth.verify(token)).toMatchObject({ ok: true });
+    const bad = jwk();
+    server.serve = { keys: [bad] };
+    clock = T0 + 1_000;
+    await keys.refresh();
+    expect(results).toEqual(['success', 'success']); // a well-formed set, believed (O1)
+    expect(keys.status()).toMatchObject({ ok: false, keyCount: 0, unusableKeyCount: 1, generation: 2 });
+    expect(keys.usable()).toBe(false);
+    expect(await auth.verify(await mint(k1, 'j2'))).toMatchObject({ ok: false, reason: 'keys_unavailable' });
+    expect(await auth.verify(token)).toMatchObject({ ok: false, reason: 'keys_unavailable' }); // cached, too
+    expect(unusable).toEqual([{ kid: 'k1', kty: 'EC', broken, reason: expect.stringMatching(reason) }]);
+    const said = JSON.stringify(unusable);
+    for (const part of [bad.x, bad.y]) if (typeof part === 'string' && part.length > 8) expect(said).not.toContain(part);
+    // the same set again: not imported again, not reported again
+    await keys.refresh();
+    expect(results.at(-1)).toBe('unchanged');
+    expect(unusable).toHaveLength(1);
+    // the IdP repairs the key: it serves again
+    server.serve = { keys: [k1.jwk] };
+    await keys.refresh();
+    expect(keys.usable()).toBe(true);
+    expect(await auth.verify(token)).toMatchObject({ ok: true });
+  });
+
+  it('a set with a broken key and a good one keeps the good one; the broken kid is refused for what it is', async () => {
+    server.serve = { keys: [{ ...k1.jwk, x: 'not*base64url!' }, k2.jwk] };
+    const { keys, auth, unusable } = await store();
+    expect(keys.status()).toMatchObject({ ok: true, keyCount: 1, unusableKeyCount: 1 });
+    expect(unusable.map((k) => k.kid)).toEqual(['k1']);
+    expect(await auth.verify(await mint(k2))).toMatchObject({ ok: true });
+    const r = await auth.verify(await mint(k1));
+    expect(r).toMatchObject({ ok: false, reason: 'token_invalid' });
+    expect(r.ok ? '' : r.detail).toMatch(/publishes in a form this gateway cannot use/);
+    // a kid nobody publishes keeps its own sentence
+    const r3 = await auth.verify(await mint(k3));
+    expect(r3.ok ? '' : r3.detail).toMatch(/does not publish/);
+  });
+
+  it('keys are kept for the configured algorithms only: an RSA key is unusable to an ES256-only gateway, usable to one that accepts RS256', async () => {
+    const { publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const rsa: JWK = { ...(await exportJWK(publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
+    server.serve = { keys: [rsa] };
+    const es = await store();
+    expect(es.keys.status()).toMatchObject({ ok: false, keyCount: 0, unusableKeyCount: 1 });
+    expect(es.unusable).toEqual([{ kid: 'rsa-1', kty: 'RSA', broken: false, reason: expect.stringMatching(/fit none of auth.algorithms \(ES256\)/) }]);
+    const both = await store({}, { algorithms: ['ES256', 'RS256'] });
+    expect(both.keys.status()).toMatchObject({ ok: true, keyCount: 1, unusableKeyCount: 0 });
+    expect(both.unusable).toEqual([]);
+  });
+
+  it('an RSA key shorter than 2048 bits is dropped at load (jose would refuse it on every token)', async () => {
+    const short = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
+    server.serve = { keys: [{ ...short, kid: 'rsa-short', alg: 'RS256', use: 'sig' }] };
+    const { keys, unusable } = await store({}, { algorithms: ['RS256'] });
+    expect(keys.status()).toMatchObject({ ok: false, keyCount: 0, unusableKeyCount: 1 });
+    expect(unusable).toEqual([{ kid: 'rsa-short', kty: 'RSA', broken: true, reason: expect.stringMatching(/1024 bits/) }]);
   });
 });
 

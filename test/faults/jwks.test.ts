@@ -8,6 +8,7 @@ import { AUDIENCE, ISSUER, startHarness, type Harness } from '../helpers/harness
 import { createDevIssuer, personas } from '../../src/demo/issuer.js';
 import { Front, Ledger, TABLE, metric, pollUntil, readiness, relayTo, sleep } from './helpers.js';
 import type { Logger } from 'pino';
+import type { JWK } from 'jose';
 import { createLogger } from '../../src/observability/logger.js';
 
 // every fault case counts toward the suite summary's class 8 (test/global-summary.ts)
@@ -243,6 +244,79 @@ describe('JWKS slow and malformed (maxStalenessSec far away, so only the fault i
     h.jwks.serve = h.issuer.jwks;
     await pollUntil(() => l.get(TABLE, token), (o) => o.status === 200, 3_000, 100);
     await l.expectOneRecordEach();
+  });
+});
+
+describe('JWKS keys that do not import (F55: handled like a set with no usable key, O1)', () => {
+  let h: Harness;
+  let front: Front;
+  let token: string;
+  const logLines: Array<{ level: number; msg: string; jwks?: Record<string, unknown> }> = [];
+  const logText: string[] = [];
+  const logger = createLogger('info', { write: (s: string) => { logText.push(s); logLines.push(JSON.parse(s) as (typeof logLines)[number]); } });
+
+  beforeAll(async () => {
+    ({ h, front } = await jwksHarness({ refreshIntervalSec: 1, maxStalenessSec: 60, cooldownSec: 1, timeoutMs: 400 }, true, logger));
+    token = await h.token('geheim');
+  });
+  afterAll(async () => {
+    await h?.close();
+    await front?.close();
+  });
+  afterEach(async () => {
+    h.jwks.serve = h.issuer.jwks;
+    await pollUntil(() => readiness(h.adminUrl), (r) => r.ready, 5_000, 100);
+  });
+
+  const published = (): JWK => h.issuer.jwks.keys[0]!;
+  const flipped = (b64: string) => {
+    const b = Buffer.from(b64, 'base64url');
+    b[b.length - 1]! ^= 1;
+    return b.toString('base64url');
+  };
+  const BROKEN: Array<[string, (k: JWK) => JWK]> = [
+    ['"x" not base64url', (k) => ({ ...k, x: 'not*base64url!' })],
+    ['"x" of the wrong length', (k) => ({ ...k, x: Buffer.alloc(31, 7).toString('base64url') })],
+    ['a point not on the curve', (k) => ({ ...k, y: flipped(k.y!) })],
+    ['an EC key without "crv"', (k) => ({ ...k, crv: undefined })],
+  ];
+
+  for (const [name, breakKey] of BROKEN) {
+    it(`the only published key is broken (${name}): 503 keys_unavailable, readiness false, jwks_usable 0, one warn line naming the kid; recovers`, async () => {
+      const bad = breakKey(published());
+      const linesBefore = logLines.length;
+      const textBefore = logText.length;
+      h.jwks.serve = { keys: [bad] };
+      const l = new Ledger(h.audit, h.vendorUrl);
+      await pollUntil(() => l.get(TABLE, token), (o) => o.status === 503, 3_000, 100);
+      expect(l.sent.at(-1)).toMatchObject({ status: 503, code: 'keys_unavailable' });
+      expect(await l.get(TABLE, await h.token('geheim'))).toMatchObject({ status: 503, code: 'keys_unavailable' });
+      expect(await readiness(h.adminUrl)).toMatchObject({ ready: false, checks: { keys: false } });
+      expect(await metric(h.adminUrl, 'metagate_jwks_usable')).toBe(0);
+      await sleep(1_500); // the same set is fetched again: neither imported nor reported again
+      const reported = logLines.slice(linesBefore).filter((x) => x.msg.startsWith('a JWKS key cannot be used'));
+      expect(reported.map((x) => [x.level, x.jwks?.kid])).toEqual([[40, bad.kid]]);
+      const said = logText.slice(textBefore).join('');
+      for (const part of [bad.x, bad.y]) if (typeof part === 'string' && part.length > 8) expect(said).not.toContain(part);
+      h.jwks.serve = h.issuer.jwks;
+      await pollUntil(() => l.get(TABLE, token), (o) => o.status === 200, 3_000, 100);
+      await l.expectOneRecordEach();
+    });
+  }
+
+  it('a broken key next to a good one: the good one serves, readiness true; a token of the broken kid gets 401 token_invalid saying the key cannot be used', async () => {
+    const next = await createDevIssuer({ issuer: ISSUER, audience: AUDIENCE, kid: 'test-key-2' });
+    const nextToken = await next.mint(personas(nowSec()).geheim!.claims);
+    h.jwks.serve = { keys: [{ ...published(), x: 'not*base64url!' }, ...next.jwks.keys] };
+    const l = new Ledger(h.audit, h.vendorUrl);
+    await pollUntil(() => l.get(TABLE, nextToken), (o) => o.status === 200, 3_000, 100);
+    const o = await l.get(TABLE, await h.token('geheim'));
+    expect(o).toMatchObject({ status: 401, code: 'token_invalid' });
+    expect((JSON.parse(o.body) as { detail: string }).detail).toMatch(/publishes in a form this gateway cannot use/);
+    expect((await readiness(h.adminUrl)).ready).toBe(true);
+    expect(await metric(h.adminUrl, 'metagate_jwks_usable')).toBe(1);
+    const recs = await l.expectOneRecordEach();
+    expect(recs.at(-1)!.metagate.detail).toMatch(/publishes in a form this gateway cannot use/);
   });
 });
 

@@ -3,7 +3,6 @@
 
 const SLASH = 0x2f;
 const QUOTE = 0x22;
-const SLASH_BYTES = Buffer.from('/');
 
 /** The origins to hide, as bytes: the upstream's own, then the configured ones (upstream.hiddenOrigins). */
 export function compileOrigins(upstreamUrl: string, extra: readonly string[]): readonly Buffer[] {
@@ -16,36 +15,51 @@ export function compileOrigins(upstreamUrl: string, extra: readonly string[]): r
  * becomes `"/api/v1/x"`, a bare `"http://platform:8585"` becomes `"/"`. An origin followed by anything else
  * (`http://platform:85851`, `http://platform:8585.evil`) is another address and stays. An origin holds no quote,
  * backslash or control character (the config check), so removing it never breaks a string or an escape: the answer
- * stays the JSON it was. Returns `body` itself when nothing was found (one native search per origin).
- * Each pass removes at least one origin, so the repetition ends.
+ * stays the JSON it was.
+ *
+ * `body` is changed in place and a view of its first bytes returned (`body` itself when no origin is in it): it must
+ * be the gateway's own copy of the answer, which the forwarder's buffers are. One native search per origin, and one
+ * native move per piece kept: a fraction of cutting and joining a new buffer.
  */
 export function hideOrigins(body: Buffer, origins: readonly Buffer[]): Buffer {
-  const once = hideOnce(body, origins);
-  // removing one can complete another (`http://p:1http://p:1"` → `http://p:1/"`): again until nothing is left
-  return once === body ? body : hideOrigins(once, origins);
-}
-
-function hideOnce(body: Buffer, origins: readonly Buffer[]): Buffer {
-  let src = body;
-  for (const origin of origins) {
-    let at = src.indexOf(origin);
-    if (at === -1) continue;
-    const parts: Buffer[] = [];
-    let from = 0;
-    while (at !== -1) {
-      const end = at + origin.length;
-      const next = src[end];
-      if (next === SLASH || next === QUOTE) {
-        parts.push(src.subarray(from, at));
-        if (next === QUOTE) parts.push(SLASH_BYTES);
-        from = end;
-      }
-      at = src.indexOf(origin, end);
-    }
-    if (parts.length > 0) {
-      parts.push(src.subarray(from));
-      src = Buffer.concat(parts);
+  let out = body;
+  let again = true;
+  while (again) {
+    again = false;
+    for (const origin of origins) {
+      const r = hideOne(out, origin, origins);
+      out = r.out;
+      // removing one completed another (`http://p:1http://p:1"` → `http://p:1/"`): once more until nothing is left
+      if (r.again) again = true;
     }
   }
-  return src;
+  return out;
+}
+
+/** One pass for one origin; `again` when a removed origin came right after what could be the end of another. */
+function hideOne(b: Buffer, origin: Buffer, origins: readonly Buffer[]): { out: Buffer; again: boolean } {
+  let at = b.indexOf(origin);
+  if (at === -1) return { out: b, again: false };
+  /** where the kept bytes are written (-1: nothing removed yet) and where the next kept piece starts */
+  let w = -1;
+  let r = 0;
+  let again = false;
+  while (at !== -1) {
+    const end = at + origin.length;
+    const next = b[end];
+    if (next === SLASH || next === QUOTE) {
+      if (w === -1) w = at;
+      else {
+        b.copyWithin(w, r, at);
+        w += at - r;
+      }
+      if (next === QUOTE) b[w++] = SLASH;
+      r = end;
+      if (w > 0 && origins.some((o) => o[o.length - 1] === b[w - 1 - (next === QUOTE ? 1 : 0)])) again = true;
+    }
+    at = b.indexOf(origin, end);
+  }
+  if (w === -1) return { out: b, again: false };
+  b.copyWithin(w, r, b.length);
+  return { out: b.subarray(0, w + b.length - r), again };
 }

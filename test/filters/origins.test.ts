@@ -38,6 +38,15 @@ describe('hideOrigins', () => {
     expect(() => JSON.parse(run(input))).not.toThrow();
   });
 
+  it('changes only the bytes of the view it is given (the forwarder hands over views of its read buffers)', () => {
+    const json = `{"href":"${UP}/a","b":"${ALIAS}"}`;
+    const whole = Buffer.from(`HEAD${json}TAIL`);
+    const out = hideOrigins(whole.subarray(4, 4 + json.length), origins);
+    expect(out.toString()).toBe('{"href":"/a","b":"/"}');
+    expect(whole.subarray(0, 4).toString()).toBe('HEAD');
+    expect(whole.subarray(whole.length - 4).toString()).toBe('TAIL');
+  });
+
   it('gives back the same buffer, uncopied, when no origin is in it', () => {
     const body = Buffer.from('{"href":"/api/v1/x"}');
     expect(hideOrigins(body, origins)).toBe(body);

@@ -83,7 +83,7 @@ export class Metrics {
     this.storeLatency = new ClosedHistogram<never>({ name: 'metagate_store_check_duration_seconds', help: 'Duration of the per-request shared-state check.', labels: { names: [], values: {} }, buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registry: r });
     this.storeErrors = new Counter({ name: 'metagate_store_errors_total', help: 'Shared-state checks that failed (requests refused with state_unavailable).', registers: [r] });
     this.storeStateLost = new Counter({ name: 'metagate_store_state_lost_total', help: 'Times the shared state was found lost while the gateway ran (Redis restarted without persistence, flushed or evicted): revocations and suspensions made before are gone.', registers: [r] });
-    this.answersAbandoned = new Counter({ name: 'metagate_answers_abandoned_total', help: 'Answers whose client did not take them within vendor.sendTimeoutMs: the connection was closed (the request was recorded as answered).', registers: [r] });
+    this.answersAbandoned = new Counter({ name: 'metagate_answers_abandoned_total', help: 'Answers whose connection took none of them for vendor.sendTimeoutMs: the connection was closed (the request was recorded as answered).', registers: [r] });
     const self = this;
     new Gauge({
       name: 'metagate_unread_answers',

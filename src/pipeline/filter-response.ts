@@ -171,7 +171,7 @@ function sendJson(request: FastifyRequest, reply: FastifyReply, upstreamHeaders:
   applySecurityHeaders(reply);
   copyAllowedHeaders(reply, upstreamHeaders);
   send(request, reply.code(200).type('application/json; charset=utf-8'), payload);
-  deps.unread?.watch(reply.raw, request.mg.identity?.subject);
+  deps.unread?.watch(reply.raw, request.raw.socket, request.mg.identity?.subject);
 }
 
 /**

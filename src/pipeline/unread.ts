@@ -4,9 +4,10 @@
 // subject, or everyone together, holds too much, new answers wait.
 
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface UnreadLimits {
-  /** an answer not taken within this long is abandoned: its connection is closed (vendor.sendTimeoutMs) */
+  /** a connection that takes none of its answer for this long is closed (vendor.sendTimeoutMs) */
   timeoutMs: number;
   /** bytes all held answers together may keep (vendor.maxUnreadBytes) */
   maxBytes: number;
@@ -38,30 +39,65 @@ export class UnreadAnswers {
 
   /**
    * Called once an answer has been handed to node. An answer the socket took whole costs nothing more; one it could
-   * not take is held until it is taken, its connection closes, or the deadline closes the connection.
+   * not take is held until it is taken or its connection closes. The deadline is for a connection that takes nothing:
+   * each time it runs out, a client that has taken more bytes since gets another `timeoutMs`, and one that has not is
+   * cut off — a client reading slowly but steadily is not.
    */
-  watch(res: ServerResponse, subject: string | undefined): void {
+  watch(res: ServerResponse, socket: Socket | null, subject: string | undefined): void {
     const held = res.writableLength;
-    if (held === 0 || res.destroyed) return;
+    if (held === 0 || res.destroyed || socket === null || socket.destroyed) return;
     this.bytes += held;
     this.answers++;
     if (subject !== undefined) this.bySubject.set(subject, (this.bySubject.get(subject) ?? 0) + 1);
-    const timer = setTimeout(() => {
-      this.abandoned++;
-      this.onAbandon();
-      // the client has had its time: the connection goes, and the answer with it
-      res.socket?.destroy();
-      res.destroy();
-    }, this.limits.timeoutMs);
-    timer.unref();
-    res.once('close', () => {
+    let released = false;
+    let waiting = pendingBytes(socket);
+    // Released exactly once, on whichever comes first: node does not always say 'close' for an answer whose
+    // connection went away while it waited behind others (pipelining, Node 20), so the socket's own close counts too.
+    const release = () => {
+      if (released) return;
+      released = true;
       clearTimeout(timer);
+      res.off('close', release);
+      res.off('finish', release);
+      socket.off('close', release);
       this.bytes -= held;
       this.answers--;
       if (subject === undefined) return;
       const left = (this.bySubject.get(subject) ?? 1) - 1;
       if (left > 0) this.bySubject.set(subject, left);
       else this.bySubject.delete(subject);
-    });
+    };
+    const expire = () => {
+      if (released) return;
+      const now = pendingBytes(socket);
+      if (now !== waiting && !socket.destroyed) {
+        waiting = now;
+        timer = setTimeout(expire, this.limits.timeoutMs);
+        timer.unref();
+        return;
+      }
+      this.abandoned++;
+      this.onAbandon();
+      // the client has had its time: the connection goes, and the answer with it
+      release();
+      socket.destroy();
+      res.destroy();
+    };
+    let timer = setTimeout(expire, this.limits.timeoutMs);
+    timer.unref();
+    res.once('close', release);
+    res.once('finish', release);
+    socket.once('close', release);
   }
+}
+
+/**
+ * Bytes the connection still has to send. libuv's queue shrinks as the client takes data (a single large write counts
+ * in full in `writableLength` and `bytesWritten` until it is done, so neither shows progress); without that number
+ * (a socket that has no libuv handle) the stream's own count is used, and a client reading slowly then gets only
+ * `timeoutMs` in all.
+ */
+function pendingBytes(socket: Socket): number {
+  const queued = (socket as unknown as { _handle?: { writeQueueSize?: unknown } | null })._handle?.writeQueueSize;
+  return typeof queued === 'number' ? queued : socket.writableLength;
 }

@@ -352,6 +352,45 @@ describe('answers their clients never read', () => {
     expect(recs.find((r) => r.http.response.status_code === 429)!.metagate.detail).toBe('2 earlier answers to this subject have not been read yet; read them first');
   });
 
+  // Review (session 7): on Node 20 an answer pipelined behind others on a connection the client drops never says
+  // 'close', so it stayed counted for good and its subject — then everyone — was refused from then on.
+  it('answers pipelined on a connection the client drops are given back; the subject is served again', async () => {
+    const tok = await g.token('geheim');
+    const s = net.connect(g.vendorPort, '127.0.0.1');
+    s.on('error', () => undefined);
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${tok}\r\n\r\n`;
+    s.write(get(HUGE_PATH) + get(TABLE) + get(TABLE) + get(TABLE));
+    s.pause();
+    await pollUntil(() => metric('metagate_unread_answers'), (n) => n >= 2, 10_000);
+    s.destroy();
+    // given back when the connection goes, not only at the deadline (SEND_TIMEOUT_MS after they were handed over)
+    await pollUntil(() => metric('metagate_unread_answers'), (n) => n === 0, 600, 25);
+    expect(await metric('metagate_unread_answer_bytes')).toBe(0);
+    const l = new Ledger(g.audit, g.vendorUrl);
+    expect((await l.get(TABLE, tok)).status).toBe(200);
+  });
+
+  it('a client that reads slowly but steadily gets its whole answer, however long that takes beyond the deadline', async () => {
+    const tok = await g.token('geheim');
+    const s = net.connect(g.vendorPort, '127.0.0.1');
+    s.on('error', () => undefined);
+    let bytes = 0;
+    const at = performance.now();
+    const done = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    s.on('data', (d: Buffer) => {
+      bytes += d.length;
+      // a little at a time: far slower than the gateway could send
+      s.pause();
+      setTimeout(() => s.resume(), 6);
+    });
+    s.on('end', () => s.end());
+    s.write(`GET ${HUGE_PATH} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${tok}\r\nConnection: close\r\n\r\n`);
+    await done;
+    expect(performance.now() - at).toBeGreaterThan(SEND_TIMEOUT_MS);
+    expect(bytes).toBeGreaterThan(Buffer.byteLength(HUGE));
+    expect(await metric('metagate_unread_answers')).toBe(0);
+  }, 60_000);
+
   it('a client that reads its answer, however large, is not affected', async () => {
     const tok = await g.token('geheim');
     const r = await fetch(`${g.vendorUrl}${HUGE_PATH}`, { headers: { authorization: `Bearer ${tok}` } });

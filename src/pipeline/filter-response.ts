@@ -20,6 +20,7 @@ function header(h: IncomingHttpHeaders, name: string): string | undefined | null
 }
 
 const NOTHING_REMOVED: ReadonlyMap<string, number> = new Map();
+const ADDRESS_NOT_REMOVABLE = "the platform's address is written into the answer in a way removing it would put back together";
 
 export interface FilterDeps {
   metrics?: Metrics;
@@ -133,6 +134,10 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
   // no value (src/filters/scan.ts), so the upstream's bytes are sent as they are; anything else goes the full way
   if (filter.unchanged(body, cfg.maxJsonDepth)) {
     const out = hideOrigins(body, ctx.runtime.hiddenOrigins);
+    if (out === null) {
+      rejectResponse(request, reply, 'shape', deps, ADDRESS_NOT_REMOVABLE);
+      return;
+    }
     ctx.fieldsRemoved = NOTHING_REMOVED;
     ctx.responseBytes = out.length;
     sendJson(request, reply, res.headers, out, deps);
@@ -146,11 +151,15 @@ function filterResponse(request: FastifyRequest, reply: FastifyReply, result: Fo
     return;
   }
   const removed = new Map<string, number>();
-  let out: Buffer;
+  let out: Buffer | null;
   try {
     out = hideOrigins(Buffer.from(JSON.stringify(filter.apply(value, removed, cfg.maxJsonDepth))), ctx.runtime.hiddenOrigins);
   } catch (err) {
     rejectResponse(request, reply, err instanceof FilterRejection ? 'shape' : 'other', deps, err instanceof FilterRejection ? err.message : undefined);
+    return;
+  }
+  if (out === null) {
+    rejectResponse(request, reply, 'shape', deps, ADDRESS_NOT_REMOVABLE);
     return;
   }
   const bytes = out.length;

@@ -210,6 +210,17 @@ describe('the platform\'s own address in its links', () => {
     expect(p.record.metagate.response_bytes).toBe(Buffer.byteLength(p.res.body));
     expect(Object.values(p.record.metagate.fields_removed ?? {}).reduce((a, b) => a + b, 0)).toBe(removed);
   });
+
+  it('an answer in which removing the address would put it back together is refused, not sent', async () => {
+    const p = await probe((req, res) => {
+      const host = String(req.headers.host);
+      const body = JSON.stringify({ id: 't1', description: `http:/http://${host}/${host}/api/v1/tables/t1` });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+      res.end(body);
+    });
+    expectRefused(p, 'response_rejected', /the platform's address is written into the answer in a way removing it would put back together/);
+    expect(p.res.body.includes(new URL(h.upstream.url).host)).toBe(false);
+  });
 });
 
 // ---------------------------------------------------------------- content encodings

@@ -89,18 +89,23 @@ const ORG_FIELD_PREFIX = 'org:';
  *
  * KEYS: 1 revocation index, 2 suspensions hash, 3 windows hash, 4 epoch; then for request r (from 0) at 4 + 4r:
  *       +1 subject revocation, +2 token revocation, +3 subject counter, +4 global counter
- * ARGV: 1 epoch value, 2 perSubject, 3 global ceiling (0 = none); then for request r at 3 + 5r:
- *       +1 now, +2 has jti (1/0), +3 has org (1/0), +4 org, +5 counter TTL ms
- * Returns { state lost 1|0, then per request: subject revocation JSON | '', token revocation JSON | '',
- *           suspension JSON | '', window JSON | '', decision 'ok'|'subject'|'global'|'error', subject count, global count }
+ * ARGV: 1 a new epoch ('lost:…'), 2 perSubject, 3 global ceiling (0 = none), 4 the epoch the store knows ('' none);
+ *       then for request r at 4 + 5r: +1 now, +2 has jti (1/0), +3 has org (1/0), +4 org, +5 counter TTL ms
+ * Returns { 0 when the epoch is the one the store knows, else the epoch now (ARGV[1] when it was missing and this call
+ *           set it), then per request: subject revocation JSON | '', token revocation JSON | '', suspension JSON | '',
+ *           window JSON | '', decision 'ok'|'subject'|'global'|'error', subject count, global count }
  *           where the counts are after the request when it consumed a unit and unchanged otherwise. The epoch key is set
- *           when the store starts; a check that finds it missing sets it again and reports that the state was lost.
+ *           ('start:…') by a store that reaches Redis and finds none; a check that finds it missing sets it ('lost:…')
+ *           and reports the loss, and a store that finds another epoch than it knows learns it (see noteEpoch).
  */
 const CHECK_LUA = `
 local out = { 0 }
-if redis.call('EXISTS', KEYS[4]) == 0 then
+local epoch = redis.call('GET', KEYS[4])
+if not epoch then
   redis.call('SET', KEYS[4], ARGV[1])
-  out[1] = 1
+  out[1] = ARGV[1]
+elseif epoch ~= ARGV[4] then
+  out[1] = epoch
 end
 local per_subject = tonumber(ARGV[2])
 local ceiling = tonumber(ARGV[3])
@@ -175,7 +180,7 @@ end
 
 for r = 0, (#KEYS - 4) / 4 - 1 do
   -- a request whose state cannot be read (a corrupt counter or window) fails alone, as it would on its own
-  local ok, res = pcall(check_one, 4 + 4 * r, 3 + 5 * r)
+  local ok, res = pcall(check_one, 4 + 4 * r, 4 + 5 * r)
   if not ok then res = { '', '', '', '', 'error', 0, 0 } end
   for i = 1, 7 do out[#out + 1] = res[i] end
 end
@@ -367,7 +372,7 @@ export class RedisStore implements StateStore {
       this.lastError = undefined;
       // The state starts when this store first reaches Redis, unless another replica (or an earlier run) started it.
       // Not on a reconnect: a Redis that comes back empty has lost the state, and the first check must find that out.
-      if (!this.epochStarted) this.startEpoch();
+      if (this.epoch === null) this.startEpoch().catch(() => undefined);
     });
     this.subscriber.on('error', () => {
       // Visible through health().detail via the subscriber's status; nothing to log here.
@@ -384,15 +389,30 @@ export class RedisStore implements StateStore {
     );
   }
 
-  /** whether this store has set (or found) the epoch key once */
-  private epochStarted = false;
+  /** the epoch of the state this store works with, once it has set or read it (null: not yet) */
+  private epoch: string | null = null;
 
-  private startEpoch(): void {
-    this.client.set(this.key('epoch'), new Date().toISOString(), 'NX').then(
-      () => void (this.epochStarted = true),
-      // Redis went away at once: tried again at the next 'ready'
-      () => undefined,
-    );
+  /** Start the state on an empty Redis (a new deployment), or learn the epoch another replica or run started. */
+  private async startEpoch(): Promise<void> {
+    const key = this.key('epoch');
+    await this.client.set(key, `start:${new Date().toISOString()}:${this.instanceId}`, 'NX');
+    const value = await this.client.get(key);
+    // a check may have learned it in between
+    if (this.epoch === null && value !== null) this.epoch = value;
+  }
+
+  /**
+   * A check found another epoch than this store knows. The state was lost — reported — when this check found the key
+   * missing and set it (`fresh`), or when a store started a new state since ('start:…'; a replica started on the
+   * emptied Redis before any check saw it missing, so nobody has reported it). A 'lost:…' epoch was set by another
+   * gateway's check, which reported the loss: this store only learns it. Either way, what it knew may have changed.
+   */
+  private noteEpoch(value: string, fresh: string): void {
+    const known = this.epoch;
+    this.epoch = value;
+    if (this.closed) return;
+    if (value === fresh || (known !== null && value.startsWith('start:'))) notifyListeners(this.lostListeners);
+    if (known !== null || value === fresh) notifyListeners(this.listeners);
   }
 
   onStateLost(listener: () => void): void {
@@ -413,8 +433,7 @@ export class RedisStore implements StateStore {
     try {
       await Promise.race([Promise.all([clientReady, this.subscribed]), deadline]);
       // the state starts here unless another replica (or an earlier run) started it: see CHECK_LUA
-      await Promise.race([this.run('start the state epoch', () => this.client.set(this.key('epoch'), new Date().toISOString(), 'NX')), deadline]);
-      this.epochStarted = true;
+      await Promise.race([this.run('start the state epoch', () => this.startEpoch()), deadline]);
     } finally {
       clearTimeout(timer);
     }
@@ -455,9 +474,11 @@ export class RedisStore implements StateStore {
   private sendChecks(batch: PendingCheck[]): void {
     let keys: Arg[];
     let args: Arg[];
+    let fresh: string;
     try {
       keys = [...this.checkKeys];
-      args = [new Date().toISOString(), this.policy.perSubject, this.policy.global];
+      fresh = `lost:${new Date().toISOString()}:${this.instanceId}`;
+      args = [fresh, this.policy.perSubject, this.policy.global, this.epoch ?? ''];
       for (const c of batch) {
         const { input } = c;
         keys.push(
@@ -477,7 +498,7 @@ export class RedisStore implements StateStore {
       return;
     }
     this.run('check', () => this.scripts.metagateCheck(keys.length, ...keys, ...args)).then(
-      (reply) => this.settleChecks(batch, reply),
+      (reply) => this.settleChecks(batch, reply, fresh),
       (err: unknown) => {
         for (const c of batch) c.reject(err);
       },
@@ -485,16 +506,13 @@ export class RedisStore implements StateStore {
   }
 
   /** Every check of the batch is settled, each on its own part of the reply; a reply of the wrong shape fails them all. */
-  private settleChecks(batch: PendingCheck[], reply: unknown): void {
+  private settleChecks(batch: PendingCheck[], reply: unknown, fresh: string): void {
     if (!Array.isArray(reply) || reply.length !== 1 + CHECK_REPLY_WIDTH * batch.length) {
       const err = new StateUnavailableError('redis check returned an unexpected reply');
       for (const c of batch) c.reject(err);
       return;
     }
-    if (reply[0] === 1 && !this.closed) {
-      notifyListeners(this.lostListeners);
-      notifyListeners(this.listeners);
-    }
+    if (reply[0] !== 0) this.noteEpoch(String(reply[0]), fresh);
     for (let r = 0; r < batch.length; r++) {
       const c = batch[r]!;
       try {

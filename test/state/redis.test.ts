@@ -323,6 +323,29 @@ describe('RedisStore', () => {
       expect(lost).toEqual([0, 1]);
     });
 
+    // Review (session 7): once stores set the epoch when they first reach Redis, a replica started after Redis came
+    // back empty set it before any running gateway's check could find it missing, and the loss went unreported.
+    it('a Redis emptied while a store runs is reported even when another store starts on it first', async () => {
+      const opts = options(POLICY);
+      const a = await open(opts);
+      let lost = 0;
+      a.onStateLost(() => lost++);
+      await a.revoke(revocation('subject', 'alice'));
+      await a.check({ subject: 'bob', now: T0 });
+      await rawClient().flushall();
+      // a replica starting now (as the gateway builds its store: not waiting), which starts a state of its own
+      const b = new RedisStore({ ...opts });
+      opened.push(b);
+      let lostB = 0;
+      b.onStateLost(() => lostB++);
+      await b.ready(5_000);
+      expect((await b.check({ subject: 'alice', now: T0 })).subjectRevoked).toBeUndefined(); // gone: no persistence here
+      await a.check({ subject: 'bob', now: T0 });
+      await a.check({ subject: 'bob', now: T0 });
+      expect(lost).toBe(1); // the running store reports it, once
+      expect(lostB).toBe(0); // the new one never knew another state
+    });
+
     it('a new store on a Redis that already holds the state reports nothing', async () => {
       const opts = options(POLICY);
       const a = await open(opts);

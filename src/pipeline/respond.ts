@@ -60,10 +60,6 @@ const closing = new WeakMap<Socket, string>();
 
 export const BEHIND_REFUSAL = 'an earlier request on this connection was refused and the connection is closing';
 
-export function isClosing(socket: Socket | null | undefined): boolean {
-  return socket != null && closing.has(socket);
-}
-
 /** Why requests pipelined behind the answer in flight on this connection are not answered (undefined: they are). */
 export function closingDetail(socket: Socket | null | undefined): string | undefined {
   return socket == null ? undefined : closing.get(socket);

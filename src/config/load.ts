@@ -9,7 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { compileFilter, type CompiledFilter } from '../filters/compile.js';
 import { BUILTIN_FILTERS } from '../filters/builtin.js';
-import { compileOrigins } from '../filters/origins.js';
+import { compileOrigins, type HiddenOrigin } from '../filters/origins.js';
 import { compileRoutes, type RouteTable } from '../pipeline/match.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/claims.js';
 import { isKnownAlpha2 } from '../policy/nationality.js';
@@ -31,8 +31,8 @@ export interface Runtime {
   readonly routes: RouteTable;
   readonly policy: CompiledPolicy;
   readonly filters: ReadonlyMap<string, CompiledFilter>;
-  /** the upstream's origin and upstream.hiddenOrigins, as bytes: removed from every allowed answer */
-  readonly hiddenOrigins: readonly Buffer[];
+  /** the upstream's origin and upstream.hiddenOrigins: removed from every allowed answer */
+  readonly hiddenOrigins: readonly HiddenOrigin[];
   readonly secrets: Readonly<{ upstreamCredential?: string; adminTokens: ReadonlyArray<{ name: string; secret: string }>; redisPassword?: string }>;
   readonly allowedRanges: readonly Cidr[];
   /** short SHA-256 of the effective configuration, for metrics and audit */

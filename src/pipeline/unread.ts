@@ -59,7 +59,7 @@ export class UnreadAnswers {
       clearTimeout(timer);
       res.off('close', release);
       res.off('finish', release);
-      socket.off('close', release);
+      onSocketClose.get(socket)?.delete(release);
       this.bytes -= held;
       this.answers--;
       if (subject === undefined) return;
@@ -87,8 +87,24 @@ export class UnreadAnswers {
     timer.unref();
     res.once('close', release);
     res.once('finish', release);
-    socket.once('close', release);
+    whenClosed(socket, release);
   }
+}
+
+/** What to release when a connection closes: one listener per socket, however many of its answers are held. */
+const onSocketClose = new WeakMap<Socket, Set<() => void>>();
+
+function whenClosed(socket: Socket, release: () => void): void {
+  let waiting = onSocketClose.get(socket);
+  if (waiting === undefined) {
+    const set = (waiting = new Set());
+    onSocketClose.set(socket, set);
+    socket.once('close', () => {
+      onSocketClose.delete(socket);
+      for (const f of set) f();
+    });
+  }
+  waiting.add(release);
 }
 
 /**

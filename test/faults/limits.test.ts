@@ -285,6 +285,9 @@ describe('answers their clients never read', () => {
     g = await startHarness({
       configure: (cfg) => {
         cfg.upstream.maxResponseBytes = 32 * 1024 * 1024;
+        // reading a 30 MB answer from the platform can take longer than the harness's 3 s on a loaded CI machine: a
+        // 504 instead would leave nothing held, and the tests would measure nothing
+        cfg.upstream.responseTimeoutMs = 30_000;
         cfg.vendor.sendTimeoutMs = SEND_TIMEOUT_MS;
         cfg.vendor.maxUnreadAnswersPerSubject = 2;
         cfg.vendor.maxUnreadBytes = 200 * 1024 * 1024;

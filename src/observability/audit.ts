@@ -1,5 +1,5 @@
-// The audit trail: one hash-chained JSON line per decision and per admin action, appended through pino's file
-// destination (sonic-boom).
+// The audit trail: one hash-chained JSON line per decision and per admin action, appended to a file (one synchronous
+// write per turn of the event loop, append-file.ts) or written to stdout through pino's destination (sonic-boom).
 
 import { hash } from 'node:crypto';
 import { appendFileSync, closeSync, fstatSync, fsync, openSync, readSync, readdirSync, statSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import pino from 'pino';
 import type { DenyReason } from '../policy/reasons.js';
+import { AppendFile } from './append-file.js';
 
 export const GENESIS = '0'.repeat(64);
 export const CHAIN_MARKER = ',"chain":{';
@@ -273,8 +274,8 @@ interface FileStream extends pino.DestinationStream {
 }
 
 /**
- * Stop a failed file destination for good, as pino itself does on EPIPE. SonicBoom keeps a chunk whose write failed
- * and its synchronous flush (pino's process-exit hook) retries it forever on errors such as ENOSPC, so a gateway
+ * Stop a failed destination for good, as pino itself does on EPIPE. SonicBoom (stdout) keeps a chunk whose write
+ * failed and its synchronous flush (pino's process-exit hook) retries it forever on errors such as ENOSPC, so a gateway
  * whose disk filled up could never exit. Nothing is written to a failed trail again, so nothing needs to retry.
  */
 function abandon(stream: FileStream): void {
@@ -294,10 +295,10 @@ function abandon(stream: FileStream): void {
 
 const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 /**
- * Records handed to a file or stdout are gathered into one batch per turn of the event loop and handed to sonic-boom
- * at the end of that turn (or as soon as this many characters are waiting), which writes it at once or right after
- * its current write. sonic-boom measures the bytes of its whole waiting buffer on every write() call, which per record
- * costs more than the record's serialiser and hash together; per batch it does not matter.
+ * Records handed to a file or stdout are gathered into one batch per turn of the event loop and handed to the
+ * destination at the end of that turn (or as soon as this many characters are waiting). A file appends the batch at
+ * once, with one synchronous write (append-file.ts); stdout's sonic-boom writes it at once or right after its current
+ * write. Per record, either would cost more than the record's serialiser and hash together.
  */
 export const BATCH_BYTES = 16 * 1024;
 
@@ -315,7 +316,7 @@ function writeLiveTrailsOnExit(): void {
 
 export class AuditTrail {
   private readonly stream: pino.DestinationStream & { on?: (event: 'error', listener: (err: Error) => void) => unknown };
-  /** the SonicBoom the trail opened itself (a file or stdout), which writes asynchronously */
+  /** the destination the trail opened itself: a file (AppendFile, synchronous) or stdout (sonic-boom, asynchronous) */
   private readonly file: FileStream | null = null;
   /** the file path, when the destination is a file (it can be reopened) */
   private readonly path: string | null = null;
@@ -349,7 +350,7 @@ export class AuditTrail {
       this.seq = start.seq;
       this.resumedFrom = start.from;
       this.path = dest;
-      this.file = pino.destination({ dest, sync: false, mkdir: true }) as unknown as FileStream;
+      this.file = new AppendFile(dest) as unknown as FileStream;
       this.stream = this.file;
     } else if (opts.destination === 'stdout') {
       // stdout cannot be read back: every process start begins a new chain at genesis
@@ -445,8 +446,9 @@ export class AuditTrail {
   }
 
   /**
-   * Give the gathered batch to the file destination, which writes it at once, or as soon as the file is open and its
-   * current write completes. False when the destination refused it: the batch is lost and the trail has failed.
+   * Give the gathered batch to the destination: a file appends it before this returns, stdout writes it at once or
+   * as soon as its current write completes. False when the destination refused it: the batch is lost and the trail has
+   * failed.
    */
   private handOver(): boolean {
     const text = this.batch;
@@ -455,7 +457,8 @@ export class AuditTrail {
     try {
       this.pending += Buffer.byteLength(text);
       this.file!.write(text);
-      return true;
+      // a file reports a failed append before write() returns
+      return this.failed === null;
     } catch (err) {
       // a destination destroyed without reporting an error (ended from outside): nothing more reaches it
       this.fail(err instanceof Error ? err : new Error(String(err)));

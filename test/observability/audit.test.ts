@@ -2,7 +2,7 @@
 // tampered line, continuation across restarts and rotation, no secrets in records, and fail-closed on failure.
 
 import { spawnSync } from 'node:child_process';
-import fs, { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -299,30 +299,21 @@ describe('audit trail file handling', () => {
 
   // Regression (seen once under Node 24 in the memory-pressure fault test: 47 of 48 records on disk): with the earlier
   // timer-and-minLength batching, a record handed over while a write was in progress stayed in sonic-boom's buffer
-  // until the next request. A slow disk is simulated by delaying fs.write's callbacks; without any flush() call, every
-  // record must reach the file.
-  test('a record handed over while a batch is being written reaches the file without a later request', async () => {
-    const file = join(dir, 'slow-disk.jsonl');
-    const realWrite = fs.write;
-    let slow = false;
-    (fs as { write: unknown }).write = (...args: unknown[]) => {
-      const cb = args[args.length - 1] as (...r: unknown[]) => void;
-      const rest = args.slice(0, -1);
-      (realWrite as (...a: unknown[]) => void)(...rest, (...r: unknown[]) => (slow ? setTimeout(() => cb(...r), 60) : cb(...r)));
-    };
+  // until the next request. The file is now appended synchronously, once per turn of the event loop: every record
+  // handed over in one turn is in the file when the next turn begins, without a flush() and without a later request.
+  test('the records of one turn of the event loop are in the file when the next turn begins', async () => {
+    const file = join(dir, 'end-of-turn.jsonl');
     const trail = new AuditTrail({ destination: file });
     try {
-      await new Promise((r) => setTimeout(r, 50)); // the file is open
-      slow = true;
-      trail.write(record(1)); // its batch is written at ~10 ms and takes 60 ms
-      await new Promise((r) => setTimeout(r, 15));
-      trail.write(record(2)); // handed over while that write is in progress; its timer fires before it completes
-      const deadline = Date.now() + 1_000;
-      while (Date.now() < deadline && (existsSync(file) ? lines(file).length : 0) < 2) await new Promise((r) => setTimeout(r, 10));
-      expect(lines(file)).toHaveLength(2);
+      for (let turn = 0; turn < 3; turn++) {
+        for (let i = 0; i < 4; i++) expect(trail.write(record(turn * 4 + i))).toBe(true);
+        expect(existsSync(file) ? lines(file).length : 0).toBe(turn * 4);
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+        expect(lines(file)).toHaveLength(turn * 4 + 4);
+      }
+      expect((await verifyAuditFiles([file])).ok).toBe(true);
     } finally {
-      slow = false;
-      (fs as { write: unknown }).write = realWrite;
       await trail.close();
     }
   });

@@ -49,8 +49,11 @@ const OTHER_CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
   'x-amzn-oidc-accesstoken', 'x-amzn-oidc-data', 'x-amzn-oidc-identity', 'x-goog-iap-jwt-assertion',
   'x-ms-token-aad-access-token', 'x-ms-token-aad-id-token',
 ]);
-/** A cookie named like a credential, or any cookie value shaped like a JWT. */
-const CREDENTIAL_COOKIE_RE = /(?:^|;)\s*(?:access[_-]?token|id[_-]?token|refresh[_-]?token|token|jwt|auth|authorization|bearer|oauth[_-]?token|session[_-]?token)\s*=/i;
+/**
+ * A cookie named like a credential (also with the `__Host-`/`__Secure-` prefix or a chunk number, as proxies that split
+ * a large token write `access_token_0`, `access_token.1`), or any cookie value shaped like a JWT.
+ */
+const CREDENTIAL_COOKIE_RE = /(?:^|;)\s*(?:__(?:Host|Secure)-)?(?:access[_-]?token|id[_-]?token|refresh[_-]?token|token|jwt|auth|authorization|bearer|oauth[_-]?token|session[_-]?token)(?:[_.-]?\d{1,3})?\s*=/i;
 
 /**
  * A second credential sent with the bearer token (DESIGN §3: the token comes from the Authorization header only, and
@@ -58,7 +61,16 @@ const CREDENTIAL_COOKIE_RE = /(?:^|;)\s*(?:access[_-]?token|id[_-]?token|refresh
  * cookie's shape only; the value is never echoed.
  */
 export function otherCredential(headers: IncomingHttpHeaders): string | null {
-  for (const name in headers) if (OTHER_CREDENTIAL_HEADERS.has(name)) return `a ${name} header`;
+  for (const name in headers) {
+    if (OTHER_CREDENTIAL_HEADERS.has(name)) return `a ${name} header`;
+    // a token under a header name the list does not know (Cf-Access-Jwt-Assertion, X-Pomerium-Jwt-Assertion,
+    // X-Authorization, …) is a second credential all the same: judged by its shape, as a cookie's value is
+    if (name === 'authorization' || name === 'cookie') continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(',') : value;
+    if (text.includes('ey') && JWT_SHAPED.test(text)) return 'a header carrying a token';
+  }
   const cookie = headers.cookie;
   if (cookie !== undefined) {
     const text = Array.isArray(cookie) ? cookie.join(';') : cookie;

@@ -10,6 +10,7 @@ import { answerAndClose, applySecurityHeaders } from '../pipeline/respond.js';
 import type { Gateway } from '../gateway.js';
 import { adminTokenSet, type AdminTokenSet } from './auth.js';
 import { explain } from './explain.js';
+import { isRecordableClaim } from '../policy/claims.js';
 import type { AdminAuditRecord } from '../observability/audit.js';
 
 export interface AdminAppOptions {
@@ -97,8 +98,14 @@ const FRAMEWORK_ERRORS: Readonly<Record<string, { code: AdminProblemCode; detail
 };
 
 const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v);
+/**
+ * A subject, token id or organisation as the vendor pipeline accepts it from a token (isRecordableClaim: up to 256
+ * characters, any letters and spaces, no control, format or line-separator character). Printable ASCII alone left
+ * "jörg.müller@…", "anna de vries" or "Acme Corp" admitted by their tokens but impossible to revoke or suspend.
+ */
+const isClaimId = (v: unknown): v is string => isRecordableClaim(v);
 const isText = (v: unknown): v is string => typeof v === 'string' && TEXT_RE.test(v);
-const optionalOrg = (v: unknown): boolean => v === undefined || isId(v);
+const optionalOrg = (v: unknown): boolean => v === undefined || isClaimId(v);
 const bodyOf = (request: FastifyRequest): Record<string, unknown> => {
   const b = request.body;
   return b !== null && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
@@ -114,8 +121,8 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     requestIdHeader: false,
     bodyLimit: 64 * 1024,
     exposeHeadRoutes: false,
-    // ids are up to 256 printable ASCII characters (ID_RE), up to three times that percent-encoded in a path
-    routerOptions: { maxParamLength: 1024 },
+    // ids are up to 256 characters (isClaimId), each up to four UTF-8 bytes written as %XX in a path
+    routerOptions: { maxParamLength: 256 * 12 },
     serverFactory: (handler) => (opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler)),
     // a target the router cannot decode (or too long a segment): Fastify's own answer would repeat the path
     frameworkErrors: (err, request, reply) => {
@@ -227,7 +234,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     api.post('/revocations', act('revoke'), async (request, reply) => {
       const b = bodyOf(request);
       const ttlOk = b.ttlSec === undefined || (Number.isSafeInteger(b.ttlSec) && (b.ttlSec as number) > 0 && (b.ttlSec as number) <= MAX_TTL_SEC);
-      if ((b.kind !== 'subject' && b.kind !== 'token') || !isId(b.id) || !isText(b.reason) || !ttlOk) {
+      if ((b.kind !== 'subject' && b.kind !== 'token') || !isClaimId(b.id) || !isText(b.reason) || !ttlOk) {
         return refused(request, reply, 'revoke', `body: {"kind": "subject"|"token", "id": string, "reason": string, "ttlSec"?: integer 1..${MAX_TTL_SEC}}`);
       }
       const now = gw.now();
@@ -238,7 +245,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     });
     api.delete('/revocations/:kind/:id', act('unrevoke'), async (request, reply) => {
       const { kind, id } = request.params as { kind: string; id: string };
-      if ((kind !== 'subject' && kind !== 'token') || !isId(id)) return refused(request, reply, 'unrevoke', 'kind must be subject or token, and id printable ASCII', { kind: kind.slice(0, 64) });
+      if ((kind !== 'subject' && kind !== 'token') || !isClaimId(id)) return refused(request, reply, 'unrevoke', 'kind must be subject or token, and id up to 256 characters without control or format characters', { kind: kind.slice(0, 64) });
       const existed = await gw.store.unrevoke(kind, id);
       audit(request, 'unrevoke', existed ? 'success' : 'failure', { kind, id, ...(existed ? {} : { error: 'no such revocation' }) });
       return existed ? reply.send({ unrevoked: { kind, id } }) : bad(request, reply, 'revocation_not_found', 'no such revocation');
@@ -290,7 +297,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
 
     api.get('/rate-limits/:subject', async (request, reply) => {
       const { subject } = request.params as { subject: string };
-      if (!isId(subject)) return bad(request, reply, 'invalid_request', 'subject must be printable ASCII');
+      if (!isClaimId(subject)) return bad(request, reply, 'invalid_request', 'subject must be up to 256 characters without control or format characters');
       return gw.store.rateLimitState(subject, gw.now());
     });
 

@@ -180,18 +180,23 @@ export function chainOf(line: string): { seq: number; prev: string; hash: string
   }
 }
 
-/** The last complete line of a file, and whether the file ends in the middle of a line (a write cut short). */
-function tailOf(file: string): { line: string | null; partial: boolean } {
+/**
+ * The last complete line of a file that carries chain fields (a torn line closed by an earlier start carries none, and
+ * must not restart the chain at genesis), and whether the file ends in the middle of a line (a write cut short).
+ * `line` is null when the file's tail holds no complete line at all; `chain` is null when none of its lines has chain
+ * fields.
+ */
+function tailOf(file: string): { line: string | null; chain: { seq: number; prev: string; hash: string } | null; partial: boolean } {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch {
-    return { line: null, partial: false };
+    return { line: null, chain: null, partial: false };
   }
   try {
     const st = fstatSync(fd);
     // not a regular file (a directory, a FIFO): nothing to resume from; opening it for writing will fail loudly
-    if (!st.isFile() || st.size === 0) return { line: null, partial: false };
+    if (!st.isFile() || st.size === 0) return { line: null, chain: null, partial: false };
     const size = st.size;
     const len = Math.min(size, TAIL_BYTES);
     const buf = Buffer.alloc(len);
@@ -201,8 +206,17 @@ function tailOf(file: string): { line: string | null; partial: boolean } {
     // drop an unfinished last line: the chain continues from the last record that was written whole
     const complete = partial ? text.slice(0, text.lastIndexOf('\n') + 1) : text;
     const trimmed = complete.replace(/\n+$/, '');
-    if (trimmed === '') return { line: null, partial };
-    return { line: trimmed.slice(trimmed.lastIndexOf('\n') + 1), partial };
+    if (trimmed === '') return { line: null, chain: null, partial };
+    const line = trimmed.slice(trimmed.lastIndexOf('\n') + 1);
+    // the chain continues from the last whole record, past any torn line an earlier start closed with a newline
+    let end = trimmed.length;
+    while (end > 0) {
+      const start = trimmed.lastIndexOf('\n', end - 1) + 1;
+      const c = chainOf(trimmed.slice(start, end));
+      if (c) return { line, chain: c, partial };
+      end = start - 1;
+    }
+    return { line, chain: null, partial };
   } finally {
     closeSync(fd);
   }
@@ -246,15 +260,14 @@ export function rotatedSiblings(file: string): string[] {
  * rotation; otherwise genesis.
  */
 export function resumePoint(file: string): ResumePoint {
-  const own = tailOf(file).line;
-  if (own !== null) {
-    const c = chainOf(own);
+  const own = tailOf(file);
+  if (own.line !== null) {
+    const c = own.chain;
     return c ? { prev: c.hash, seq: c.seq, from: file } : { prev: GENESIS, seq: 0, from: null };
   }
   let best: ResumePoint = { prev: GENESIS, seq: 0, from: null };
   for (const sibling of rotatedSiblings(file)) {
-    const line = tailOf(sibling).line;
-    const c = line === null ? null : chainOf(line);
+    const c = tailOf(sibling).chain;
     if (c && c.seq > best.seq) best = { prev: c.hash, seq: c.seq, from: sibling };
   }
   return best;

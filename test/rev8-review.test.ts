@@ -1,0 +1,55 @@
+// Review 8 (availability and audit integrity, black-box): regressions for the defects this review confirmed.
+
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { AuditTrail, GENESIS, type RequestAuditRecord } from '../src/observability/audit.js';
+import { verifyAuditFiles } from '../src/observability/audit-verify.js';
+import { MemoryStore } from '../src/state/memory.js';
+import { StateUnavailableError } from '../src/state/store.js';
+import { startHarness } from './helpers/harness.js';
+import { request } from './helpers/http.js';
+import { DEMO_TABLE_ID } from '../src/demo/data.js';
+
+const TABLE = `/api/v1/tables/${DEMO_TABLE_ID}`;
+const dir = mkdtempSync(join(tmpdir(), 'rev8-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const record = (i: number): RequestAuditRecord => ({
+  '@timestamp': new Date(0).toISOString(),
+  event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: 'failure', duration: i },
+  http: { request: { id: `req-${i}`, method: 'GET' }, response: { status_code: 404 } },
+  url: { path: `/x/${i}` },
+  source: { ip: '127.0.0.1' },
+  metagate: { decision: 'deny', reasons: ['route_not_allowed'], config_hash: 'test' },
+});
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+
+describe('audit chain after a torn write', () => {
+  // Found: the first start after a torn write closes the torn line with a newline; a second start (a crash loop, a
+  // restart before any traffic) then read that line as the last record, found no chain fields and began a new chain at
+  // genesis in the middle of the file: the records after the tear no longer link to those before it.
+  test('a second restart still continues the chain from the last whole record', async () => {
+    const file = join(dir, 'torn-twice.jsonl');
+    const first = new AuditTrail({ destination: file });
+    for (let i = 0; i < 3; i++) first.write(record(i));
+    await first.close();
+    appendFileSync(file, '{"@timestamp":"2026-01-01T00:00:00.000Z","event":{"ki');
+    await new AuditTrail({ destination: file }).close(); // closes the torn line, writes nothing
+    const third = new AuditTrail({ destination: file });
+    expect(third.head.seq).toBe(3);
+    third.write(record(3));
+    await third.close();
+    const ls = lines(file);
+    expect(ls).toHaveLength(5);
+    const last = JSON.parse(ls[4]!) as { chain: { seq: number; prev: string } };
+    expect(last.chain.seq).toBe(4);
+    expect(last.chain.prev).not.toBe(GENESIS);
+    expect(last.chain.prev).toBe((JSON.parse(ls[2]!) as { chain: { hash: string } }).chain.hash);
+    const r = await verifyAuditFiles([file]);
+    expect(r.firstBroken).toMatchObject({ line: 4, problem: 'record has no chain fields' });
+  });
+});
+

@@ -146,7 +146,8 @@ export class Gateway {
       accepting: !this.draining,
     };
     this.metrics.jwksUsable.set(checks.keys ? 1 : 0);
-    this.metrics.storeUp.set({ backend: this.store.backend }, this.store.health().ok ? 1 : 0);
+    // a store that is connected but whose checks fail (a stalled Redis, a network black hole) is down for vendors too
+    this.metrics.storeUp.set({ backend: this.store.backend }, checks.store ? 1 : 0);
     this.metrics.auditHealthy.set(this.audit.healthy ? 1 : 0);
     return { ready: Object.values(checks).every(Boolean), checks };
   }

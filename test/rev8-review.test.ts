@@ -53,3 +53,28 @@ describe('audit chain after a torn write', () => {
   });
 });
 
+describe('metrics during a store that is connected but does not answer', () => {
+  // Found: with Redis stalled (DEBUG SLEEP, CLIENT PAUSE, a network black hole) every vendor request is refused with
+  // 503 state_unavailable and readiness is false, but metagate_store_up stayed 1, so MetagateStoreUnavailable
+  // (metagate_store_up == 0) never fires.
+  test('metagate_store_up is 0 while checks fail, as readiness is', async () => {
+    class StalledStore extends MemoryStore {
+      override checkNow(): never {
+        throw new StateUnavailableError('command timed out');
+      }
+    }
+    const store = new StalledStore({ rateLimit: { perSubject: 100, global: 0, windowMs: 60_000 } });
+    const h = await startHarness({ store });
+    try {
+      const r = await request(h.vendorUrl, TABLE, { headers: { authorization: `Bearer ${await h.token('geheim')}` } });
+      expect(r.status).toBe(503);
+      const ready = await request(h.adminUrl, '/readyz');
+      expect(ready.status).toBe(503);
+      const metrics = (await request(h.adminUrl, '/metrics')).body;
+      expect(metrics).toMatch(/^metagate_store_up\{backend="memory"\} 0$/m);
+    } finally {
+      await h.close();
+    }
+  });
+});
+

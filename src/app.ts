@@ -79,6 +79,13 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       server.on('checkExpectation', handler);
       // without a 'connect' listener node destroys CONNECT sockets silently: answer and audit them like any refusal
       server.on('connect', (req: http.IncomingMessage, socket: Socket) => connectRefused(gw, req, socket));
+      // the open connections, for the drain (timeOutArrivingRequests): node offers no list of them
+      const sockets = new Set<Socket>();
+      server.on(opts.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
+      openSockets.set(server, sockets);
       return server;
     },
     frameworkErrors: (err, request, reply) => {
@@ -163,6 +170,30 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     handler: (request: FastifyRequest, reply: FastifyReply) => refuse(request, reply, 'internal_error', 'the request reached the proxy handler'),
   });
   return app as unknown as FastifyInstance<http.Server | https.Server>;
+}
+
+/** The vendor listener's open connections (its HTTP sockets; TLS sockets once their handshake is done). */
+const openSockets = new WeakMap<http.Server | https.Server, Set<Socket>>();
+
+/**
+ * The drain: server.close() stops node's connection checks, so a request whose head is still arriving would never be
+ * timed out — it would hold the shutdown for the whole vendor.shutdownGraceMs and then be cut with no answer and no
+ * record. Once vendor.headersTimeoutMs has passed, every connection still open with no answer in flight or finished
+ * (so a request is half received: node closed the idle ones) is refused 408 and recorded, as while serving. Returns a
+ * function that cancels the timer.
+ */
+export function timeOutArrivingRequests(gw: Gateway, server: http.Server | https.Server): () => void {
+  const sockets = openSockets.get(server);
+  if (sockets === undefined) return () => undefined;
+  const timer = setTimeout(() => {
+    for (const socket of [...sockets]) {
+      const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+      if (socket.destroyed || !socket.writable || socket.writableEnded || inFlight || refusedSockets.has(socket)) continue;
+      clientError(gw, Object.assign(new Error('request timeout during shutdown'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    }
+  }, gw.runtime.config.vendor.headersTimeoutMs);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /** Stages 5–7 for a request the pipeline allowed: rebuild the request, send it upstream, filter the answer. */

@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildVendorApp } from './app.js';
+import { buildVendorApp, timeOutArrivingRequests } from './app.js';
 import { buildAdminApp } from './admin/app.js';
 import { ConfigError, loadConfigFile, type Runtime } from './config/load.js';
 import type { TlsListenerConfig } from './config/types.js';
@@ -170,6 +170,8 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
         // stop accepting now: fastify closes the listener only after its other onClose hooks (which may wait for
         // in-flight upstream requests), and a load balancer must see refused connections at once, not resets later
         vendorApp.server.close();
+        // node no longer times out requests still arriving once its listener closes: the gateway does, and records them
+        const stopTimeouts = timeOutArrivingRequests(gateway, vendorApp.server);
         const deadline = setTimeout(() => {
           logger.warn('grace period over; closing remaining connections');
           vendorApp.server.closeAllConnections();
@@ -177,6 +179,7 @@ export async function startGateway(runtime: Runtime, opts: StartOptions = {}): P
         deadline.unref();
         await vendorApp.close();
         clearTimeout(deadline);
+        stopTimeouts();
         await adminApp.close();
         await gateway.close();
         logger.info('metagate stopped');

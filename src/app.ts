@@ -186,6 +186,9 @@ export function timeOutArrivingRequests(gw: Gateway, server: http.Server | https
   const sockets = openSockets.get(server);
   if (sockets === undefined) return () => undefined;
   const timer = setTimeout(() => {
+    // connections whose answers were sent after the listener closed wait idle for another request: node closes those
+    // (it knows which connections are between requests); what is left with nothing in flight has a request arriving
+    server.closeIdleConnections();
     for (const socket of [...sockets]) {
       const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
       if (socket.destroyed || !socket.writable || socket.writableEnded || inFlight || refusedSockets.has(socket)) continue;

@@ -102,4 +102,22 @@ describe('shutdown with a request half received', () => {
     expect(recs).toHaveLength(1);
     expect(recs[0]!.http.response.status_code).toBe(408);
   }, 20_000);
+
+  test('a kept-alive connection answered during the drain is closed without a record of its own', async () => {
+    const file = join(dir, 'drain-keepalive.jsonl');
+    const h = await startHarness({ auditFile: file, configure: (c) => Object.assign(c.vendor, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, shutdownGraceMs: 8000 }) });
+    h.upstream.setHandler((_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"x"}'), 300));
+    const sock = net.connect(h.vendorPort, '127.0.0.1');
+    let got = '';
+    sock.on('data', (c: Buffer) => (got += c.toString()));
+    sock.on('error', () => undefined);
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(`GET ${TABLE} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${await h.token('geheim')}\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 100));
+    await h.close();
+    sock.destroy();
+    expect([...got.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1])).toEqual(['200']);
+    const recs = lines(file).map((l) => JSON.parse(l) as RequestAuditRecord);
+    expect(recs.map((r) => r.http.response.status_code)).toEqual([200]);
+  }, 20_000);
 });

@@ -27,12 +27,22 @@ declare module 'fastify' {
     operator: string | null;
     /** set once the request's admin audit record is written: exactly one per action */
     adminAudited: boolean;
+    /** set when the request's admin audit record could not be written (the trail is down): the answer says so */
+    adminUnrecorded: boolean;
   }
   interface FastifyContextConfig {
     /** the action a route performs; a failure the handler did not record itself (bad JSON, store down) is recorded by the error handler */
     adminAction?: AdminAction;
   }
 }
+
+/**
+ * Actions that lift a restriction (or may: a reload can change any policy). While the audit trail is down they are
+ * refused: nobody may undo a revocation or a suspension without a trace. Actions that add a restriction still go
+ * ahead — stopping a compromised identity must not wait for a disk — and their answers say they were not recorded.
+ */
+const LIFTING_ACTIONS: ReadonlySet<AdminAction> = new Set(['unrevoke', 'resume', 'cancel_window', 'reload']);
+export const UNRECORDED_HEADER = 'metagate-audit';
 
 const ID_RE = /^[\x21-\x7e]{1,256}$/;
 const TEXT_RE = /^[^\u0000-\u001f\u007f]{1,500}$/;
@@ -64,6 +74,7 @@ const ADMIN_PROBLEMS = {
   internal_error: 500,
   reload_unavailable: 501,
   state_unavailable: 503,
+  audit_unavailable: 503,
 } as const satisfies Record<string, number>;
 
 export type AdminProblemCode = keyof typeof ADMIN_PROBLEMS;
@@ -134,6 +145,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
   });
   app.decorateRequest('operator', null);
   app.decorateRequest('adminAudited', false);
+  app.decorateRequest('adminUnrecorded', false);
 
   // every route's method and path pattern, to tell "no such endpoint" (404) from "not with this method" (405, Allow)
   const routes: Array<{ method: string; pattern: RegExp }> = [];
@@ -166,8 +178,14 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       http: { request: { id: request.id, method: request.method } },
       metagate: { admin: details, config_hash: gw.runtime.hash },
     };
-    gw.metrics.countAudit(gw.audit.write(rec));
+    const written = gw.audit.write(rec);
+    gw.metrics.countAudit(written);
     gw.metrics.adminActions.inc({ action, outcome });
+    if (!written) {
+      request.adminUnrecorded = true;
+      // the log is the only trace left: what was done, by whom (ids and reasons; never a credential)
+      gw.logger.error({ reqId: request.id, action: `admin_${action}`, outcome, operator: request.operator ?? 'anonymous', admin: details }, 'admin action could not be recorded in the audit trail');
+    }
   };
   const refused = (request: FastifyRequest, reply: FastifyReply, action: AdminAction, detail: string, extra: Record<string, unknown> = {}) => {
     audit(request, action, 'failure', { error: 'invalid request', ...extra });
@@ -195,8 +213,10 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
 
   // the vendor side's response headers on every admin answer too: status, lists and refusals name operators and
   // subjects, and must not be cached or sniffed
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     applySecurityHeaders(reply);
+    // an action done while the audit trail is down is not in the trail: the operator is told so
+    if (request.adminUnrecorded) reply.header(UNRECORDED_HEADER, 'unrecorded');
     done(null, payload);
   });
 
@@ -226,6 +246,11 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
           : bad(request, reply, 'admin_token_required', 'an admin bearer token is required');
       }
       request.operator = op;
+      const action = request.routeOptions.config.adminAction;
+      if (action !== undefined && LIFTING_ACTIONS.has(action) && !gw.audit.healthy) {
+        audit(request, action, 'failure', { error: 'audit_unavailable' });
+        return bad(request, reply, 'audit_unavailable', 'the audit trail is down: actions that lift a restriction are refused until they can be recorded');
+      }
       return undefined;
     });
 

@@ -1,17 +1,17 @@
-// Review 8 (availability and audit integrity, black-box): regressions for the defects this review confirmed.
+// Availability and audit-integrity review (black-box, eighth session): regressions for the defects it confirmed (docs/faults.md F61–F63).
 
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { AuditTrail, GENESIS, type RequestAuditRecord } from '../src/observability/audit.js';
-import { verifyAuditFiles } from '../src/observability/audit-verify.js';
-import { MemoryStore } from '../src/state/memory.js';
-import { StateUnavailableError } from '../src/state/store.js';
-import { startHarness } from './helpers/harness.js';
-import { request } from './helpers/http.js';
-import { DEMO_TABLE_ID } from '../src/demo/data.js';
+import { AuditTrail, GENESIS, type RequestAuditRecord } from '../../src/observability/audit.js';
+import { verifyAuditFiles } from '../../src/observability/audit-verify.js';
+import { MemoryStore } from '../../src/state/memory.js';
+import { StateUnavailableError } from '../../src/state/store.js';
+import { startHarness } from '../helpers/harness.js';
+import { request } from '../helpers/http.js';
+import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 
 const TABLE = `/api/v1/tables/${DEMO_TABLE_ID}`;
 const dir = mkdtempSync(join(tmpdir(), 'rev8-'));

@@ -354,11 +354,19 @@ export class AuditTrail {
   dropped = 0;
 
   constructor(opts: AuditTrailOptions) {
+    let tornLineError: Error | null = null;
     if (typeof opts.destination === 'string' && opts.destination !== 'stdout') {
       const dest = opts.destination;
       const start = resumePoint(dest);
-      // a write cut short (crash, full disk) left half a line: start on a fresh line so new records stay whole
-      if (tailOf(dest).partial) appendFileSync(dest, '\n');
+      // a write cut short (crash, full disk) left half a line: start on a fresh line so new records stay whole. A disk
+      // that refuses even that fails the trail (503 audit_unavailable, readiness false), not the start
+      if (tailOf(dest).partial) {
+        try {
+          appendFileSync(dest, '\n');
+        } catch (err) {
+          tornLineError = err instanceof Error ? err : new Error(String(err));
+        }
+      }
       this.prev = start.prev;
       this.seq = start.seq;
       this.resumedFrom = start.from;
@@ -383,6 +391,7 @@ export class AuditTrail {
     });
     this.onWriteError = opts.onWriteError;
     this.stream.on?.('error', (err: Error) => this.fail(err));
+    if (tornLineError !== null) this.fail(tornLineError);
     if (this.file) {
       liveTrails.add(this.ref);
       if (!exitHookInstalled) {

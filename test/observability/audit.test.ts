@@ -480,6 +480,34 @@ describe('a process that dies right after writing records', () => {
 });
 
 describe('a process whose audit disk is full', () => {
+  // Review finding (session 8): a start that had to close a torn last line on a disk that refused the write threw out
+  // of the trail's constructor, so the gateway crash-looped instead of running with the trail failed (503
+  // audit_unavailable, readiness false, metrics). The file-size limit (ulimit -f, EFBIG) stands in for a full disk.
+  test('a torn last line that cannot be closed fails the trail instead of the start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-torn-full-'));
+    try {
+      const file = join(dir, 'audit.jsonl');
+      writeFileSync(file, `${'{"x":1}\n'.repeat(300)}{"@timestamp":"2026-01-01T00:00:00.000Z","event":{"ki`);
+      const script = join(dir, 'torn.mts');
+      writeFileSync(
+        script,
+        [
+          `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
+          `const trail = new AuditTrail({ destination: ${JSON.stringify(file)} });`,
+          `await new Promise((r) => setTimeout(r, 50));`,
+          `console.log(trail.healthy ? 'healthy' : 'failed: ' + trail.lastError?.code, trail.write({ i: 1 }));`,
+          `await trail.close();`,
+        ].join('\n'),
+      );
+      // SIGXFSZ ignored (as the shell passes it on): the write fails with EFBIG instead of killing the process
+      const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 1; exec "$0" --import tsx "$1"`, process.execPath, script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('failed: EFBIG false');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('still exits: the failed chunk is not retried forever at process exit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-exit-'));
     try {

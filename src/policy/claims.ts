@@ -246,7 +246,11 @@ export function evaluateClaims(payload: Record<string, unknown>, policy: Compile
       org = orgRaw;
       pass('org', `organisation ${shown(orgRaw, 64)}`);
     }
-  } else if (cfg.orgs.required) fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is missing`);
+  } else if (cfg.orgs.required || policy.orgs.size > 0) {
+    // an allow-list a token passes by leaving the claim out would allow every organisation: with a list, the claim is
+    // required whatever orgs.required says
+    fail('org', 'org_not_allowed', `the "${cfg.claims.org}" claim is missing`);
+  }
 
   const jtiRaw = own(payload, 'jti');
   const tokenExp = own(payload, 'exp');

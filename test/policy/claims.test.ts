@@ -390,6 +390,9 @@ describe('evaluateClaims — subject, jti, organisation', () => {
     ['org absent, not required', {}, 'ok'],
     ['org absent, required', {}, 'org_not_allowed', { orgsRequired: true, orgs: ['vendor'] }],
     ['org allowed', { org: 'vendor' }, 'ok', { orgsRequired: true, orgs: ['vendor'] }],
+    // review (session 8): an allow-list without `required` let a token without the claim through
+    ['org absent, a list without required', {}, 'org_not_allowed', { orgs: ['vendor'] }],
+    ['org on a list without required', { org: 'vendor' }, 'ok', { orgs: ['vendor'] }],
     ['org not on the list', { org: 'other' }, 'org_not_allowed', { orgs: ['vendor'] }],
     ['org case variant', { org: 'Vendor' }, 'org_not_allowed', { orgs: ['vendor'] }],
     ['org an array', { org: ['vendor'] }, 'org_not_allowed', { orgs: ['vendor'] }],

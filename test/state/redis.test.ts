@@ -173,6 +173,51 @@ describe('RedisStore', () => {
       expect(seen[0]![2]).toBe(String(4 + 4 * 10));
     });
 
+    it('requests of one caller share their keys in the script call, and each is still checked and counted on its own', async () => {
+      const opts = options({ perSubject: 5, global: 0, windowMs: 60_000 });
+      const store = await open(opts);
+      await store.revoke(revocation('token', 'jti-stolen'));
+      await store.suspend({ reason: 'incident', by: 'soc', createdAt: T0, org: 'acme' });
+      await store.check({ subject: 'warm-up', now: T0 });
+      const monitor = await rawClient().monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua') seen.push(args);
+      });
+      await sleep(50);
+      const inputs = [
+        { subject: 'alice', now: T0 },
+        { subject: 'bob', now: T0 },
+        { subject: 'alice', now: T0 + 1 },
+        { subject: 'alice', jti: 'jti-stolen', now: T0 + 2 },
+        { subject: 'alice', org: 'acme', now: T0 + 3 },
+        { subject: 'alice', now: T0 + 4 },
+        { subject: 'alice', now: T0 + 5 },
+        { subject: 'alice', now: T0 + 6 },
+        { subject: 'alice', now: T0 + 7 },
+      ];
+      const results = await Promise.all(inputs.map((i) => store.check(i)));
+      await sleep(100);
+      monitor.disconnect();
+      expect(seen).toHaveLength(1);
+      // four shapes (alice, bob, alice with the token id, alice with the organisation): 4 shared keys and 4 per shape
+      expect(seen[0]![2]).toBe(String(4 + 4 * 4));
+      // the restricted ones consume nothing; alice's five units go to her first five unrestricted requests, in order
+      expect(results.map((r) => [r.rateLimit.allowed, r.rateLimit.remaining, r.tokenRevoked?.id ?? null, r.suspended?.org ?? null])).toEqual([
+        [true, 4, null, null],
+        [true, 4, null, null],
+        [true, 3, null, null],
+        [true, 3, 'jti-stolen', null],
+        [true, 3, null, 'acme'],
+        [true, 2, null, null],
+        [true, 1, null, null],
+        [true, 0, null, null],
+        [false, 0, null, null],
+      ]);
+      const index = Math.floor(T0 / 60_000);
+      expect(await rawClient().get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBe('5');
+    });
+
     it('an unreadable record fails only the check it belongs to, not the others of its turn', async () => {
       const opts = options(POLICY);
       const store = await open(opts);

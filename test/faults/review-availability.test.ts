@@ -11,20 +11,14 @@ import { MemoryStore } from '../../src/state/memory.js';
 import { StateUnavailableError } from '../../src/state/store.js';
 import { startHarness } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
+import { denyRecord } from '../helpers/audit-records.js';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 
 const TABLE = `/api/v1/tables/${DEMO_TABLE_ID}`;
 const dir = mkdtempSync(join(tmpdir(), 'rev8-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const record = (i: number): RequestAuditRecord => ({
-  '@timestamp': new Date(0).toISOString(),
-  event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: 'failure', duration: i },
-  http: { request: { id: `req-${i}`, method: 'GET' }, response: { status_code: 404 } },
-  url: { path: `/x/${i}` },
-  source: { ip: '127.0.0.1' },
-  metagate: { decision: 'deny', reasons: ['route_not_allowed'], config_hash: 'test' },
-});
+const record = denyRecord;
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
 
 describe('audit chain after a torn write', () => {

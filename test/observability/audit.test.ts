@@ -17,6 +17,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startGateway } from '../../src/server.js';
 import { TEST_ENV, baseConfig, startHarness, type Harness } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
+import { denyRecord } from '../helpers/audit-records.js';
 
 interface CannonRequest {
   method?: string;
@@ -271,14 +272,7 @@ describe('audit trail file handling', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const record = (i: number): RequestAuditRecord => ({
-    '@timestamp': new Date(0).toISOString(),
-    event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: 'failure', duration: i },
-    http: { request: { id: `req-${i}`, method: 'GET' }, response: { status_code: 404 } },
-    url: { path: `/x/${i}` },
-    source: { ip: '127.0.0.1' },
-    metagate: { decision: 'deny', reasons: ['route_not_allowed'], config_hash: 'test' },
-  });
+  const record = denyRecord;
 
   test('reopen after renaming starts a new file that links to the renamed one', async () => {
     const file = join(dir, 'reopen.jsonl');

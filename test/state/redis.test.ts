@@ -59,6 +59,21 @@ describe('RedisStore', () => {
     return client;
   }
 
+  /** The commands that reached Redis over a socket while `fn` ran (MONITOR); what scripts run inside is left out. */
+  async function sentDuring<T>(fn: () => Promise<T>): Promise<{ result: T; seen: string[][] }> {
+    const monitor = await rawClient().monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      // commands a script runs show up with source "lua"; only what came over a socket is a round trip
+      if (source !== 'lua') seen.push(args);
+    });
+    await sleep(50);
+    const result = await fn();
+    await sleep(100);
+    monitor.disconnect();
+    return { result, seen };
+  }
+
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
     await Promise.all(raw.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
@@ -139,16 +154,7 @@ describe('RedisStore', () => {
       await store.revoke(revocation('token', 'jti-1'));
       await store.check({ subject: 'warm-up', now: T0 }); // the first call on a connection sends EVAL, later ones EVALSHA
 
-      const monitor = await rawClient().monitor();
-      const seen: string[][] = [];
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        // commands a script runs show up with source "lua"; only what came over a socket is a round trip
-        if (source !== 'lua') seen.push(args);
-      });
-      await sleep(50);
-      await store.check({ subject: 'alice', jti: 'jti-1', org: 'acme', now: T0 });
-      await sleep(100);
-      monitor.disconnect();
+      const { seen } = await sentDuring(() => store.check({ subject: 'alice', jti: 'jti-1', org: 'acme', now: T0 }));
 
       expect(seen).toHaveLength(1);
       expect(seen[0]![0]!.toLowerCase()).toBe('evalsha');
@@ -157,19 +163,11 @@ describe('RedisStore', () => {
     it('the checks of one event-loop turn go out as one script call, one round trip for all of them', async () => {
       const store = await open(options({ perSubject: 100, global: 0, windowMs: 1_000 }));
       await store.check({ subject: 'warm-up', now: T0 });
-      const monitor = await rawClient().monitor();
-      const seen: string[][] = [];
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source !== 'lua') seen.push(args);
-      });
-      await sleep(50);
-      const results = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((subject) => store.check({ subject, now: T0 })));
-      await sleep(100);
-      monitor.disconnect();
+      const { result: results, seen } = await sentDuring(() => Promise.all(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((subject) => store.check({ subject, now: T0 }))));
       expect(results.every((r) => r.rateLimit.allowed && r.rateLimit.remaining === 99)).toBe(true);
       expect(seen).toHaveLength(1);
       expect(seen[0]![0]!.toLowerCase()).toBe('evalsha');
-      // 4 shared keys and 4 per request
+      // 4 shared keys and 4 per shape: ten subjects, ten shapes
       expect(seen[0]![2]).toBe(String(4 + 4 * 10));
     });
 
@@ -179,12 +177,6 @@ describe('RedisStore', () => {
       await store.revoke(revocation('token', 'jti-stolen'));
       await store.suspend({ reason: 'incident', by: 'soc', createdAt: T0, org: 'acme' });
       await store.check({ subject: 'warm-up', now: T0 });
-      const monitor = await rawClient().monitor();
-      const seen: string[][] = [];
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (source !== 'lua') seen.push(args);
-      });
-      await sleep(50);
       const inputs = [
         { subject: 'alice', now: T0 },
         { subject: 'bob', now: T0 },
@@ -196,9 +188,7 @@ describe('RedisStore', () => {
         { subject: 'alice', now: T0 + 6 },
         { subject: 'alice', now: T0 + 7 },
       ];
-      const results = await Promise.all(inputs.map((i) => store.check(i)));
-      await sleep(100);
-      monitor.disconnect();
+      const { result: results, seen } = await sentDuring(() => Promise.all(inputs.map((i) => store.check(i))));
       expect(seen).toHaveLength(1);
       // four shapes (alice, bob, alice with the token id, alice with the organisation): 4 shared keys and 4 per shape
       expect(seen[0]![2]).toBe(String(4 + 4 * 4));

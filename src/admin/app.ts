@@ -178,7 +178,8 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       http: { request: { id: request.id, method: request.method } },
       metagate: { admin: details, config_hash: gw.runtime.hash },
     };
-    const written = gw.audit.write(rec);
+    // appended before the answer leaves: an action whose record the disk refused is answered as unrecorded
+    const written = gw.audit.writeNow(rec);
     gw.metrics.countAudit(written);
     gw.metrics.adminActions.inc({ action, outcome });
     if (!written) {
@@ -186,6 +187,10 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       // the log is the only trace left: what was done, by whom (ids and reasons; never a credential)
       gw.logger.error({ reqId: request.id, action: `admin_${action}`, outcome, operator: request.operator ?? 'anonymous', admin: details }, 'admin action could not be recorded in the audit trail');
     }
+  };
+  const liftRefused = (request: FastifyRequest, reply: FastifyReply, action: AdminAction) => {
+    audit(request, action, 'failure', { error: 'audit_unavailable' });
+    return bad(request, reply, 'audit_unavailable', 'the audit trail is down: actions that lift a restriction are refused until they can be recorded');
   };
   const refused = (request: FastifyRequest, reply: FastifyReply, action: AdminAction, detail: string, extra: Record<string, unknown> = {}) => {
     audit(request, action, 'failure', { error: 'invalid request', ...extra });
@@ -247,10 +252,7 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       }
       request.operator = op;
       const action = request.routeOptions.config.adminAction;
-      if (action !== undefined && LIFTING_ACTIONS.has(action) && !gw.audit.healthy) {
-        audit(request, action, 'failure', { error: 'audit_unavailable' });
-        return bad(request, reply, 'audit_unavailable', 'the audit trail is down: actions that lift a restriction are refused until they can be recorded');
-      }
+      if (action !== undefined && LIFTING_ACTIONS.has(action) && !gw.audit.healthy) return liftRefused(request, reply, action);
       return undefined;
     });
 
@@ -264,6 +266,13 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       }
       const now = gw.now();
       const ttlSec = b.ttlSec as number | undefined;
+      // a revocation replaces the one in force: with a ttlSec it can end a longer one, which lifts it
+      if (!gw.audit.healthy) {
+        const current = (await gw.store.listRevocations(now)).find((r) => r.kind === b.kind && r.id === b.id);
+        if (current !== undefined && ttlSec !== undefined && (current.expiresAt === undefined || now + ttlSec * 1000 < current.expiresAt)) {
+          return liftRefused(request, reply, 'revoke');
+        }
+      }
       await gw.store.revoke({ kind: b.kind, id: b.id, reason: b.reason, by: request.operator!, createdAt: now, ...(ttlSec ? { expiresAt: now + ttlSec * 1000 } : {}) });
       audit(request, 'revoke', 'success', { kind: b.kind, id: b.id, reason: b.reason, ttl_sec: ttlSec ?? null });
       return reply.code(201).send({ revoked: { kind: b.kind, id: b.id } });
@@ -307,6 +316,10 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
       if (end <= gw.now()) return refused(request, reply, 'schedule_window', `${usage}; this window has already ended`);
       const id = (b.id as string | undefined) ?? randomUUID();
       const org = b.org as string | undefined;
+      // a window under an id in use replaces that window: it can move or end it, which lifts it
+      if (!gw.audit.healthy && b.id !== undefined && (await gw.store.listWindows(gw.now())).some((w) => w.id === id)) {
+        return liftRefused(request, reply, 'schedule_window');
+      }
       await gw.store.scheduleWindow({ id, label: b.label, reason: b.reason, start, end, by: request.operator!, createdAt: gw.now(), ...(org ? { org } : {}) });
       audit(request, 'schedule_window', 'success', { id, label: b.label, reason: b.reason, start: new Date(start).toISOString(), end: new Date(end).toISOString(), org: org ?? null });
       return reply.code(201).send({ window: { id } });

@@ -261,10 +261,9 @@ export function rotatedSiblings(file: string): string[] {
  */
 export function resumePoint(file: string): ResumePoint {
   const own = tailOf(file);
-  if (own.line !== null) {
-    const c = own.chain;
-    return c ? { prev: c.hash, seq: c.seq, from: file } : { prev: GENESIS, seq: 0, from: null };
-  }
+  if (own.chain !== null) return { prev: own.chain.hash, seq: own.chain.seq, from: file };
+  // no record with chain fields in the file (new, empty, or only a torn line an earlier start closed): the chain
+  // continues from the newest rotated segment, as for a new file
   let best: ResumePoint = { prev: GENESIS, seq: 0, from: null };
   for (const sibling of rotatedSiblings(file)) {
     const c = tailOf(sibling).chain;
@@ -465,6 +464,17 @@ export class AuditTrail {
       setImmediate(this.writeBatch);
     }
     return true;
+  }
+
+  /**
+   * Hand one record to the destination and, for a file, append it (and the rest of this turn's batch) before
+   * returning: true only when the record is in the file (or handed to stdout / a stream). For records whose loss must be
+   * known before the answer leaves (admin actions).
+   */
+  writeNow(record: AuditRecord): boolean {
+    if (!this.write(record)) return false;
+    if (this.file === null || this.path === null) return true;
+    return this.handOver();
   }
 
   /**

@@ -272,6 +272,15 @@ export function resumePoint(file: string): ResumePoint {
   return best;
 }
 
+/** Whether the path names a pipe (following symbolic links, as /dev/stdout is one). */
+function isFifo(path: string): boolean {
+  try {
+    return statSync(path).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
 interface FileStream extends pino.DestinationStream {
   on(event: string, listener: (...args: never[]) => void): unknown;
   once(event: string, listener: (...args: never[]) => void): unknown;
@@ -370,7 +379,9 @@ export class AuditTrail {
       this.seq = start.seq;
       this.resumedFrom = start.from;
       this.path = dest;
-      this.file = new AppendFile(dest) as unknown as FileStream;
+      // a pipe (a FIFO, or /dev/stdout given as a path) can be full: a synchronous append would block the gateway until
+      // its reader catches up, so it is written asynchronously, as stdout is
+      this.file = isFifo(dest) ? (pino.destination({ dest, sync: false, mkdir: true }) as unknown as FileStream) : (new AppendFile(dest) as unknown as FileStream);
       this.stream = this.file;
     } else if (opts.destination === 'stdout') {
       // stdout cannot be read back: every process start begins a new chain at genesis

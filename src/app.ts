@@ -60,7 +60,9 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
     return503OnClosing: false,
     routerOptions: { maxParamLength: v.maxPathLength, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false, caseSensitive: true },
     serverFactory: (handler) => {
-      const server = opts.tls ? https.createServer({ ...serverOptions, ...opts.tls }, handler) : http.createServer(serverOptions, handler);
+      // a TLS handshake is part of a request arriving: bounded by vendor.headersTimeoutMs like the head (node's default is
+      // 120 s, and a connection still in its handshake is in no connection list, so it would also hold the drain)
+      const server = opts.tls ? https.createServer({ ...serverOptions, handshakeTimeout: v.headersTimeoutMs, ...opts.tls }, handler) : http.createServer(serverOptions, handler);
       // TLS sockets are not half-open: a client's FIN would end the TLS stream before the answer. They are made so once
       // the handshake is done (a server-wide allowHalfOpen would also keep sockets whose handshake failed open)
       if (opts.tls) server.on('secureConnection', (socket: Socket) => void (socket.allowHalfOpen = true));

@@ -1,0 +1,30 @@
+// Review 9 (F71): a TLS connection still in its handshake is in no connection list node or the drain knows, and node
+// waits 120 s for a handshake by default: such a connection held the shutdown past vendor.shutdownGraceMs (F63 for TLS)
+// and, while serving, lived 120 s. The handshake is now bounded by vendor.headersTimeoutMs.
+
+import net from 'node:net';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startHarness } from '../helpers/harness.js';
+import { createPki, type Pki } from './pki.js';
+
+let pki: Pki;
+beforeAll(() => { pki = createPki(); });
+afterAll(() => pki?.remove());
+
+test('a TLS connection that never completes its handshake does not hold the drain past the grace period', async () => {
+  const h = await startHarness({ configure: (c) => {
+    c.vendor.tls = { certFile: pki.server.cert, keyFile: pki.server.key };
+    Object.assign(c.vendor, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, shutdownGraceMs: 8000 });
+  } });
+  const sock = net.connect(h.vendorPort, '127.0.0.1');
+  sock.on('error', () => undefined);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  // nothing sent: the handshake never starts
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = performance.now();
+  const closed = h.close().then(() => performance.now() - t0);
+  const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 10_000))]);
+  sock.destroy();
+  await closed;
+  expect(ms).toBeLessThan(5_000);
+}, 30_000);

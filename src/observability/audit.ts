@@ -365,10 +365,13 @@ export class AuditTrail {
     let tornLineError: Error | null = null;
     if (typeof opts.destination === 'string' && opts.destination !== 'stdout') {
       const dest = opts.destination;
-      const start = resumePoint(dest);
+      // a pipe cannot be read back (opening one to read would wait for a writer): its chain starts at genesis, as
+      // stdout's does
+      const pipe = isFifo(dest);
+      const start: ResumePoint = pipe ? { prev: GENESIS, seq: 0, from: null } : resumePoint(dest);
       // a write cut short (crash, full disk) left half a line: start on a fresh line so new records stay whole. A disk
       // that refuses even that fails the trail (503 audit_unavailable, readiness false), not the start
-      if (tailOf(dest).partial) {
+      if (!pipe && tailOf(dest).partial) {
         try {
           appendFileSync(dest, '\n');
         } catch (err) {
@@ -381,7 +384,7 @@ export class AuditTrail {
       this.path = dest;
       // a pipe (a FIFO, or /dev/stdout given as a path) can be full: a synchronous append would block the gateway until
       // its reader catches up, so it is written asynchronously, as stdout is
-      this.file = isFifo(dest) ? (pino.destination({ dest, sync: false, mkdir: true }) as unknown as FileStream) : (new AppendFile(dest) as unknown as FileStream);
+      this.file = pipe ? (pino.destination({ dest, sync: false, mkdir: true }) as unknown as FileStream) : (new AppendFile(dest) as unknown as FileStream);
       this.stream = this.file;
     } else if (opts.destination === 'stdout') {
       // stdout cannot be read back: every process start begins a new chain at genesis

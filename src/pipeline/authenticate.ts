@@ -55,6 +55,10 @@ const OTHER_CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
  */
 const CREDENTIAL_COOKIE_RE = /(?:^|;)\s*(?:__(?:Host|Secure)-)?(?:access[_-]?token|id[_-]?token|refresh[_-]?token|token|jwt|auth|authorization|bearer|oauth[_-]?token|session[_-]?token)(?:[_.-]?\d{1,3})?\s*=/i;
 
+/** A header value that is a JWT and nothing else, or a scheme and a JWT (`Bearer eyJ…`). */
+const TOKEN_VALUE_RE = /^[ \t]*(?:[A-Za-z][A-Za-z0-9_-]*[ \t]+)?ey[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*[ \t]*$/;
+const isTokenValue = (v: string): boolean => v.includes('ey') && TOKEN_VALUE_RE.test(v);
+
 /**
  * A second credential sent with the bearer token (DESIGN §3: the token comes from the Authorization header only, and
  * more than one credential is refused, not ignored): what it is, for the refusal, or null. Header names and the
@@ -64,12 +68,13 @@ export function otherCredential(headers: IncomingHttpHeaders): string | null {
   for (const name in headers) {
     if (OTHER_CREDENTIAL_HEADERS.has(name)) return `a ${name} header`;
     // a token under a header name the list does not know (Cf-Access-Jwt-Assertion, X-Pomerium-Jwt-Assertion,
-    // X-Authorization, …) is a second credential all the same: judged by its shape, as a cookie's value is
+    // X-Authorization, …) is a second credential all the same: judged by its shape. Only a value that is a token, or a
+    // scheme and a token, is one: a Referer whose query names an id_token, an ETag or baggage that happens to hold
+    // one present nothing (and no header but the rewrite's own reaches the platform)
     if (name === 'authorization' || name === 'cookie') continue;
     const value = headers[name];
     if (value === undefined) continue;
-    const text = Array.isArray(value) ? value.join(',') : value;
-    if (text.includes('ey') && JWT_SHAPED.test(text)) return 'a header carrying a token';
+    if (Array.isArray(value) ? value.some(isTokenValue) : isTokenValue(value)) return 'a header carrying a token';
   }
   const cookie = headers.cookie;
   if (cookie !== undefined) {

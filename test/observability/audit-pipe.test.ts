@@ -38,3 +38,28 @@ test('a destination path that is a full pipe does not block the event loop', () 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A named pipe cannot be read back: opening one to find where the chain left off waited for a writer, so a start with
+// a FIFO as the destination hung before the gateway ever listened.
+test('a named pipe as the destination: the start does not wait for the pipe, and the chain starts at genesis', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-fifo-'));
+  try {
+    const fifo = join(dir, 'audit.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const script = join(dir, 'fifo.mts');
+    writeFileSync(
+      script,
+      [
+        `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
+        `const trail = new AuditTrail({ destination: ${JSON.stringify(fifo)} });`,
+        `process.stdout.write(JSON.stringify({ from: trail.resumedFrom, seq: trail.head.seq }));`,
+        `process.exit(0);`,
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 10_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ from: null, seq: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -48,6 +48,26 @@ describe('a second credential under a header name the list does not know', () =>
     expect(o.recs).toHaveLength(1);
   });
 
+  it('a scheme and a token under another name is a credential too', async () => {
+    const o = await send({ authorization: `Bearer ${await h.token('geheim')}`, 'x-forwarded-authorization': `Bearer ${await h.token('foreign')}` });
+    expect(o.res.status).toBe(401);
+    expect(o.res.json<{ code: string }>().code).toBe('token_invalid');
+    expect(o.upstreamHits).toBe(0);
+  });
+
+  // review 9: a value that merely contains a token presents nothing (the first version refused these)
+  it('a Referer naming an id_token, an ETag or baggage holding a token-shaped value are not credentials', async () => {
+    const other = await h.token('foreign');
+    const o = await send({
+      authorization: `Bearer ${await h.token('geheim')}`,
+      referer: `https://portal.vendor.example/callback?id_token=${other}&state=1`,
+      'if-none-match': `"${other}"`,
+      baggage: `session=${other},tenant=vendor`,
+    });
+    expect(o.res.status).toBe(200);
+    expect(o.upstreamHits).toBe(1);
+  });
+
   it('control: ordinary extra headers and cookies are not credentials', async () => {
     const o = await send({ authorization: `Bearer ${await h.token('geheim')}`, 'x-request-note': 'survey.eyes-only keys', 'user-agent': 'curl/8.5.0', cookie: 'theme=dark; tokenizer=on; session_hint=1' });
     expect(o.res.status).toBe(200);

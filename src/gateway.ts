@@ -25,6 +25,12 @@ export interface GatewayDeps {
 
 /** How long a failed state check keeps readiness false unless a later check succeeds. */
 export const STORE_FAILURE_HOLD_MS = 2000;
+/**
+ * While the last state check failed, the store itself is asked this often whether it answers (StateStore.probe): a
+ * store that stays hung keeps readiness false and metagate_store_up 0 without any vendor traffic, one that answers
+ * lets the hold run out.
+ */
+export const STORE_PROBE_INTERVAL_MS = 500;
 
 export class Gateway {
   runtime: Runtime;
@@ -125,15 +131,57 @@ export class Gateway {
         this.storeDown = true;
         this.logger.error({ store: { backend: this.store.backend, detail: this.store.health().detail } }, 'shared state store unavailable: vendor requests are refused with 503 state_unavailable');
       }
+      this.probeStore();
     }
+  }
+
+  /** the pending or running probe of a store whose last check failed (one at a time) */
+  private probing = false;
+  private probeInFlight = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  /**
+   * Ask the store itself, every STORE_PROBE_INTERVAL_MS, until it answers or a check succeeds. A failed probe counts
+   * as a failed check (the hold starts again); while a probe waits for its answer the failure holds too, so a command
+   * timeout longer than the hold cannot let readiness through in between.
+   */
+  private probeStore(): void {
+    const probe = this.store.probe?.bind(this.store);
+    if (probe === undefined || this.probing || this.closed) return;
+    this.probing = true;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      // a check succeeded since: nothing to find out
+      if (this.closed || this.storeSucceededAt >= this.storeFailedAt) {
+        this.probing = false;
+        return;
+      }
+      this.probeInFlight = true;
+      probe().then(
+        () => {
+          this.probeInFlight = false;
+          this.probing = false;
+        },
+        () => {
+          this.probeInFlight = false;
+          this.probing = false;
+          this.noteStoreCheck(false);
+        },
+      );
+    }, STORE_PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
   }
 
   /** whether the last state check failed (for the log lines above) */
   private storeDown = false;
 
-  /** True while the latest state checks failed and the last failure is recent (it clears itself without traffic). */
+  /**
+   * True while the latest state checks failed and the last failure is recent. Without traffic it clears itself
+   * STORE_FAILURE_HOLD_MS after the last failure — for a shared store only once a probe found it answering.
+   */
   private storeFailing(): boolean {
-    return this.storeFailedAt > this.storeSucceededAt && this.now() - this.storeFailedAt < STORE_FAILURE_HOLD_MS;
+    return this.storeFailedAt > this.storeSucceededAt && (this.probeInFlight || this.now() - this.storeFailedAt < STORE_FAILURE_HOLD_MS);
   }
 
   /** Ready when keys are usable, the store answers and the audit trail can be written. */
@@ -186,6 +234,8 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     this.keys.stop();
     await this.forwarder.close();
     await this.audit.close();

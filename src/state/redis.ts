@@ -689,6 +689,11 @@ export class RedisStore implements StateStore {
     await Promise.all([shutdown(this.client), shutdown(this.subscriber)]);
   }
 
+  /** PING, within the command timeout (a hung server, a paused client or a black-holed network fails it). */
+  async probe(): Promise<void> {
+    await this.run('probe', () => this.client.ping());
+  }
+
   // -------------------------------------------------------------------------------------------------------------
 
   /** Runs one Redis operation; every failure becomes StateUnavailableError so the gateway fails closed. */

@@ -113,6 +113,11 @@ export interface StateStore {
   rateLimitState(subject: string, now: number): Promise<{ subject: RateLimitOutcome; global: RateLimitOutcome }>;
 
   health(): StoreHealth;
+  /**
+   * Shared stores only: one round trip that resolves when the store answers now and rejects (StateUnavailableError)
+   * when it does not — how the gateway tells a hung store from one that recovered while no request asks it.
+   */
+  probe?(): Promise<void>;
   /** subscribe to "state changed" notifications (pub/sub across replicas); returns an unsubscribe function */
   onChange(listener: () => void): () => void;
   /**

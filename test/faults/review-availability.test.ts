@@ -72,6 +72,50 @@ describe('metrics during a store that is connected but does not answer', () => {
   });
 });
 
+describe('a shared store that stays hung while no request asks it', () => {
+  // Review 9 (O8 at first): readiness and metagate_store_up turned healthy 2 s after the last failed check even while
+  // Redis stayed hung, so under sparse traffic MetagateStoreUnavailable (for: 1m) never fired. The store is now probed
+  // while its last check failed.
+  class HungStore extends MemoryStore {
+    hung = true;
+    probes = 0;
+    override checkNow(...a: Parameters<MemoryStore['checkNow']>): ReturnType<MemoryStore['checkNow']> {
+      if (this.hung) throw new StateUnavailableError('command timed out');
+      return super.checkNow(...a);
+    }
+    probe(): Promise<void> {
+      this.probes++;
+      return this.hung ? new Promise((_, reject) => setTimeout(() => reject(new StateUnavailableError('redis probe failed: timed out')), 300)) : Promise.resolve();
+    }
+  }
+
+  test('stays not ready and store_up 0 past the hold, and recovers once the store answers', async () => {
+    const store = new HungStore({ rateLimit: { perSubject: 100, global: 0, windowMs: 60_000 } });
+    const h = await startHarness({ store });
+    try {
+      const token = await h.token('geheim');
+      expect((await request(h.vendorUrl, TABLE, { headers: { authorization: `Bearer ${token}` } })).status).toBe(503);
+      // well past the 2 s hold, with no vendor request
+      await new Promise((r) => setTimeout(r, 3_500));
+      expect((await request(h.adminUrl, '/readyz')).status).toBe(503);
+      expect((await request(h.adminUrl, '/metrics')).body).toMatch(/^metagate_store_up\{backend="memory"\} 0$/m);
+      expect(store.probes).toBeGreaterThanOrEqual(3);
+      store.hung = false;
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline && (await request(h.adminUrl, '/readyz')).status !== 200) await new Promise((r) => setTimeout(r, 100));
+      expect((await request(h.adminUrl, '/readyz')).status).toBe(200);
+      expect((await request(h.adminUrl, '/metrics')).body).toMatch(/^metagate_store_up\{backend="memory"\} 1$/m);
+      const probes = store.probes;
+      await new Promise((r) => setTimeout(r, 1_200));
+      // a store that answers is not asked again
+      expect(store.probes).toBe(probes);
+      expect((await request(h.vendorUrl, TABLE, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    } finally {
+      await h.close();
+    }
+  }, 20_000);
+});
+
 describe('shutdown with a request half received', () => {
   // Found: server.close() stops node's connection checks, so during the drain a request whose headers are still
   // arriving is never timed out: it holds the shutdown for the whole vendor.shutdownGraceMs and is then cut without an

@@ -468,6 +468,21 @@ describe('RedisStore', () => {
       expect((await store.check({ subject: 'alice', now: T0 + 1 })).rateLimit.allowed).toBe(true);
     });
 
+    it('probe() fails within commandTimeoutMs while the server is paused, and answers once it is not', async () => {
+      const store = await open(options(POLICY, { commandTimeoutMs: 200 }));
+      await expect(store.probe()).resolves.toBeUndefined();
+      const admin = rawClient();
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      try {
+        const started = Date.now();
+        await expect(store.probe()).rejects.toBeInstanceOf(StateUnavailableError);
+        expect(Date.now() - started).toBeLessThan(1_000);
+      } finally {
+        await admin.call('CLIENT', 'UNPAUSE');
+      }
+      await expect(store.probe()).resolves.toBeUndefined();
+    });
+
     // Last in the file: it kills the shared server and brings it back.
     it('SIGKILL: in-flight and new checks are refused fast, health goes false; after restart it works again', async () => {
       const opts = options(POLICY, { commandTimeoutMs: 5_000 });

@@ -134,7 +134,9 @@ export async function buildAdminApp(gw: Gateway, opts: AdminAppOptions = {}): Pr
     exposeHeadRoutes: false,
     // ids are up to 256 characters (isClaimId), each up to four UTF-8 bytes written as %XX in a path
     routerOptions: { maxParamLength: 256 * 12 },
-    serverFactory: (handler) => (opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler)),
+    // a TLS handshake is bounded as the vendor listener's is (vendor.headersTimeoutMs): node's 120 s default let a
+    // connection that never completed one hold the shutdown, since it is in no connection list node can close
+    serverFactory: (handler) => (opts.tls ? https.createServer({ handshakeTimeout: gw.runtime.config.vendor.headersTimeoutMs, ...opts.tls }, handler) : http.createServer(handler)),
     // a target the router cannot decode (or too long a segment): Fastify's own answer would repeat the path
     frameworkErrors: (err, request, reply) => {
       gw.logger.warn({ reqId: request.id, code: err.code }, 'admin request refused by the router');

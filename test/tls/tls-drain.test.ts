@@ -28,3 +28,22 @@ test('a TLS connection that never completes its handshake does not hold the drai
   await closed;
   expect(ms).toBeLessThan(5_000);
 }, 30_000);
+
+// The admin listener had node's 120 s default too: a connection to the admin port that never completes its handshake
+// held the shutdown (the admin listener closes after the vendor one) long past vendor.shutdownGraceMs.
+test('a TLS connection to the admin port that never completes its handshake does not hold the shutdown', async () => {
+  const h = await startHarness({ configure: (c) => {
+    c.admin.tls = { certFile: pki.server.cert, keyFile: pki.server.key };
+    Object.assign(c.vendor, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, shutdownGraceMs: 3000 });
+  } });
+  const sock = net.connect(Number(new URL(h.adminUrl).port), '127.0.0.1');
+  sock.on('error', () => undefined);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = performance.now();
+  const closed = h.close().then(() => performance.now() - t0);
+  const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 15_000))]);
+  sock.destroy();
+  await closed;
+  expect(ms).toBeLessThan(5_000);
+}, 30_000);

@@ -203,8 +203,11 @@ function tailOf(file: string): { line: string | null; chain: { seq: number; prev
     readSync(fd, buf, 0, len, size - len);
     const text = buf.toString('utf8');
     const partial = !text.endsWith('\n');
-    // drop an unfinished last line: the chain continues from the last record that was written whole
-    const complete = partial ? text.slice(0, text.lastIndexOf('\n') + 1) : text;
+    // drop an unfinished last line: the chain continues from the last record that was written whole. A write cut
+    // exactly before its newline left a whole record (its chain fields end the line): that one counts, and the start
+    // closes it with the newline like any torn line
+    const whole = partial && chainOf(text.slice(text.lastIndexOf('\n') + 1)) !== null;
+    const complete = partial && !whole ? text.slice(0, text.lastIndexOf('\n') + 1) : text;
     const trimmed = complete.replace(/\n+$/, '');
     if (trimmed === '') return { line: null, chain: null, partial };
     const line = trimmed.slice(trimmed.lastIndexOf('\n') + 1);

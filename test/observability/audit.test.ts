@@ -361,6 +361,23 @@ describe('audit trail file handling', () => {
     expect(r.firstBroken).toMatchObject({ line: 4, problem: 'record has no chain fields' });
   });
 
+  // Review 9 (O8 at first): a write cut exactly before a record's newline left a whole record that the next start
+  // took for a torn one: the chain went on from the record before it and the next record repeated its sequence number.
+  test('a whole last record that lost only its newline is continued from, not repeated', async () => {
+    const file = join(dir, 'no-newline.jsonl');
+    const first = new AuditTrail({ destination: file });
+    for (let i = 0; i < 3; i++) first.write(record(i));
+    await first.close();
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, -1));
+    const second = new AuditTrail({ destination: file });
+    expect(second.head.seq).toBe(3);
+    second.write(record(3));
+    await second.close();
+    const ls = lines(file);
+    expect(ls.map((l) => (JSON.parse(l) as { chain: { seq: number } }).chain.seq)).toEqual([1, 2, 3, 4]);
+    expect((await verifyAuditFiles([file])).ok).toBe(true);
+  });
+
   test('a new trail with no file and no rotated sibling starts at genesis', async () => {
     const file = join(dir, 'fresh', 'audit.jsonl');
     const trail = new AuditTrail({ destination: file });

@@ -135,10 +135,9 @@ export class Gateway {
     }
   }
 
-  /** the pending or running probe of a store whose last check failed (one at a time) */
-  private probing = false;
-  private probeInFlight = false;
+  /** the probe of a store whose last check failed: waiting for its turn (timer) or for its answer (one at a time) */
   private probeTimer: NodeJS.Timeout | null = null;
+  private probeInFlight = false;
   private closed = false;
 
   /**
@@ -148,24 +147,18 @@ export class Gateway {
    */
   private probeStore(): void {
     const probe = this.store.probe?.bind(this.store);
-    if (probe === undefined || this.probing || this.closed) return;
-    this.probing = true;
+    if (probe === undefined || this.probeTimer !== null || this.probeInFlight || this.closed) return;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null;
       // a check succeeded since: nothing to find out
-      if (this.closed || this.storeSucceededAt >= this.storeFailedAt) {
-        this.probing = false;
-        return;
-      }
+      if (this.closed || this.storeSucceededAt >= this.storeFailedAt) return;
       this.probeInFlight = true;
       probe().then(
         () => {
           this.probeInFlight = false;
-          this.probing = false;
         },
         () => {
           this.probeInFlight = false;
-          this.probing = false;
           this.noteStoreCheck(false);
         },
       );

@@ -114,7 +114,7 @@ const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v)
  * characters, any letters and spaces, no control, format or line-separator character). Printable ASCII alone left
  * "jörg.müller@…", "anna de vries" or "Acme Corp" admitted by their tokens but impossible to revoke or suspend.
  */
-const isClaimId = (v: unknown): v is string => isRecordableClaim(v);
+const isClaimId = isRecordableClaim;
 const isText = (v: unknown): v is string => typeof v === 'string' && TEXT_RE.test(v);
 const optionalOrg = (v: unknown): boolean => v === undefined || isClaimId(v);
 const bodyOf = (request: FastifyRequest): Record<string, unknown> => {

@@ -8,6 +8,8 @@ const BACKSLASH = 0x5c;
 export interface HiddenOrigin {
   bytes: Buffer;
   port: boolean;
+  /** written with JSON's escaped slashes (`http:\/\/om`): only a body holding a backslash can contain it */
+  escaped: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export function compileOrigins(upstreamUrl: string, extra: readonly string[]): r
       all.add(form.replaceAll('/', '\\/'));
     }
   }
-  return [...all].sort((a, b) => b.length - a.length).map((o) => ({ bytes: Buffer.from(o, 'latin1'), port: /:\d+$/.test(o) }));
+  return [...all].sort((a, b) => b.length - a.length).map((o) => ({ bytes: Buffer.from(o, 'latin1'), port: /:\d+$/.test(o), escaped: o.includes('\\') }));
 }
 
 /** A byte that can continue a host name: after one, the origin is the start of another address. */
@@ -60,14 +62,18 @@ function continues(origin: HiddenOrigin, b: Buffer, end: number): boolean {
 export function hideOrigins(body: Buffer, origins: readonly HiddenOrigin[]): Buffer | null {
   let out = body;
   let removed = false;
+  // removing only takes bytes out and puts slashes in: a body without a backslash never holds an escaped form, before or
+  // after, so those searches (each a pass over the whole body) are skipped
+  const escapes = body.indexOf(BACKSLASH) !== -1;
   for (const origin of origins) {
+    if (origin.escaped && !escapes) continue;
     const r = hideOne(out, origin);
     if (r !== out) {
       out = r;
       removed = true;
     }
   }
-  if (removed) for (const origin of origins) if (endsAt(out, origin)) return null;
+  if (removed) for (const origin of origins) if ((escapes || !origin.escaped) && endsAt(out, origin)) return null;
   return out;
 }
 

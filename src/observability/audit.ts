@@ -106,6 +106,11 @@ function identityJson(m: RequestAuditRecord['metagate']): string {
  * are, and those are re-checked to be plain tokens.
  */
 export function requestRecordJson(r: RequestAuditRecord): string {
+  return `${requestRecordOpen(r)}}`;
+}
+
+/** requestRecordJson without its closing brace: the trail inserts the chain fields there. */
+function requestRecordOpen(r: RequestAuditRecord): string {
   const e = r.event;
   const m = r.metagate;
   const head = e.kind === 'event' && e.category === 'web' && e.action === 'vendor_request' ? VENDOR_EVENT_HEAD : `"kind":${str(e.kind)},"category":${str(e.category)},"action":${str(e.action)}`;
@@ -120,7 +125,7 @@ export function requestRecordJson(r: RequestAuditRecord): string {
   if (m.response_bytes !== undefined) s += `,"response_bytes":${num(m.response_bytes)}`;
   s += '}';
   if (r.user !== undefined) s += `,"user":{"id":${str(r.user.id)}}`;
-  return `${s}}`;
+  return s;
 }
 
 const VENDOR_EVENT_HEAD = '"kind":"event","category":"web","action":"vendor_request"';
@@ -325,6 +330,8 @@ const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
  * write. Per record, either would cost more than the record's serialiser and hash together.
  */
 export const BATCH_BYTES = 16 * 1024;
+/** …or as soon as this many vendor-request records are waiting to be linked (≈ 1 KB each). */
+export const BATCH_RECORDS = 16;
 
 /** File and stdout trails, for the process 'exit' hook (weakly held: a trail nobody uses can be collected). */
 const liveTrails = new Set<WeakRef<AuditTrail>>();
@@ -356,6 +363,8 @@ export class AuditTrail {
   private handOverQueued = false;
   /** lines linked into the chain and not yet handed to the file destination (one batch) */
   private batch = '';
+  /** vendor-request records written in this turn and not yet linked into the chain (they follow the batch) */
+  private queued: RequestAuditRecord[] = [];
   private readonly ref = new WeakRef(this);
   private reported: Error | null = null;
   private readonly onWriteError: ((err: Error) => void) | undefined;
@@ -433,9 +442,8 @@ export class AuditTrail {
     this.onWriteError?.(err);
   }
 
-  /** The record's line: its JSON text with the chain fields inserted at the end. */
-  private link(json: string): string {
-    const body = json.slice(0, -1);
+  /** The record's line: its JSON text without the closing brace, then the chain fields and the brace. */
+  private link(body: string): string {
     const seq = ++this.seq;
     const h = chainHash(this.prev, seq, body);
     const out = `${body}${CHAIN_MARKER}"seq":${seq},"prev":"${this.prev}","hash":"${h}"}}\n`;
@@ -453,7 +461,22 @@ export class AuditTrail {
 
   /** The chain position of the last record handed to the destination. */
   get head(): { seq: number; hash: string } {
+    this.linkQueued();
     return { seq: this.seq, hash: this.prev };
+  }
+
+  /**
+   * Link the vendor-request records waiting in this turn into the chain, in the order they were written, onto the
+   * batch. One after another, the serialiser and the hash run warm: done record by record between the other work of a
+   * request, each cost several times as much (docs/performance.md, ninth pass). Their serialiser cannot fail.
+   */
+  private linkQueued(): void {
+    const q = this.queued;
+    if (q.length === 0) return;
+    this.queued = [];
+    let text = this.batch;
+    for (let i = 0; i < q.length; i++) text += this.link(requestRecordOpen(q[i]!));
+    this.batch = text;
   }
 
   /** Hand one record to the destination; false when it was dropped because the trail has failed or is closed. */
@@ -467,15 +490,20 @@ export class AuditTrail {
     }
     this.written++;
     // the vendor-request shape gets its own serialiser; anything else (admin actions) the generic one
-    const json = (record.event as { action?: unknown } | undefined)?.action === 'vendor_request' ? requestRecordJson(record as RequestAuditRecord) : JSON.stringify(record);
-    const line = this.link(json);
+    const vendor = (record.event as { action?: unknown } | undefined)?.action === 'vendor_request';
     if (!this.file) {
-      this.stream.write(line);
+      this.stream.write(this.link(vendor ? requestRecordOpen(record as RequestAuditRecord) : JSON.stringify(record).slice(0, -1)));
       return true;
     }
-    this.batch += line;
+    if (vendor) this.queued.push(record as RequestAuditRecord);
+    else {
+      // serialised now: the generic serialiser can fail (the caller learns it), and the chain keeps the order of writes
+      const open = JSON.stringify(record).slice(0, -1);
+      this.linkQueued();
+      this.batch += this.link(open);
+    }
     // string length counts UTF-16 units, not bytes: close enough to decide when a batch is full
-    if (this.batch.length >= BATCH_BYTES) return this.handOver();
+    if (this.queued.length >= BATCH_RECORDS || this.batch.length >= BATCH_BYTES) return this.handOver();
     if (!this.handOverQueued) {
       this.handOverQueued = true;
       setImmediate(this.writeBatch);
@@ -500,6 +528,7 @@ export class AuditTrail {
    * failed.
    */
   private handOver(): boolean {
+    this.linkQueued();
     const text = this.batch;
     if (text === '') return true;
     this.batch = '';
@@ -526,6 +555,7 @@ export class AuditTrail {
     const file = this.file;
     if (!file || this.failed !== null || this.closed) return;
     try {
+      this.linkQueued();
       if (this.batch !== '') {
         file.write(this.batch);
         this.batch = '';

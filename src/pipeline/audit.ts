@@ -5,6 +5,7 @@ import { isoNow, type RequestAuditRecord } from '../observability/audit.js';
 import { methodLabel } from '../observability/metrics.js';
 import type { AuditDeps, RequestContext } from './context.js';
 import { isRecordableClaim, type Identity } from '../policy/claims.js';
+import type { DenyReason } from '../policy/reasons.js';
 import { JWT_SHAPED, redactJwts } from '../auth/token-shape.js';
 
 export type { AuditDeps } from './context.js';
@@ -18,10 +19,14 @@ function isoDate(id: Identity): string {
   return text;
 }
 
+const NO_REASONS = Object.freeze([]) as unknown as DenyReason[];
+
 export function buildRecord(ctx: RequestContext, requestId: string, method: string, ip: string, status: number): RequestAuditRecord {
   const durationNs = Number(process.hrtime.bigint() - ctx.start);
   const allowed = ctx.decision === 'allow' && ctx.reasons.length === 0;
-  const mg: RequestAuditRecord['metagate'] = { decision: allowed ? 'allow' : 'deny', reasons: ctx.reasons, config_hash: ctx.runtime.hash };
+  // the trail serialises its records at the end of the turn: the record keeps its own copy of the reasons, which a
+  // refusal after the record (an answer arriving for a client that hung up) would otherwise change
+  const mg: RequestAuditRecord['metagate'] = { decision: allowed ? 'allow' : 'deny', reasons: ctx.reasons.length === 0 ? NO_REASONS : ctx.reasons.slice(), config_hash: ctx.runtime.hash };
   if (ctx.detail !== undefined) mg.detail = ctx.detail;
   if (ctx.rule) {
     mg.rule = ctx.rule.id;

@@ -103,6 +103,20 @@ describe('requestRecordJson', () => {
     expect((JSON.parse(line) as { source: { ip: unknown } }).source.ip).toBeNull();
   });
 
+  // The trail serialises a turn's records together at its end: a record must not change with its request afterwards.
+  // A refusal after the record (the answer of a client that hung up arriving, refused) adds a reason to the request.
+  test('a record keeps the reasons its request had when it was made', () => {
+    const ctx = newContext({ hash: 'ab12' } as unknown as Runtime);
+    ctx.detail = 'the client closed the connection before the answer was sent';
+    const none = buildRecord(ctx, 'r4', 'GET', '127.0.0.1', 499);
+    ctx.reasons.push('upstream_error');
+    const one = buildRecord(ctx, 'r5', 'GET', '127.0.0.1', 502);
+    ctx.reasons.push('response_rejected');
+    expect(none.metagate.reasons).toEqual([]);
+    expect(one.metagate.reasons).toEqual(['upstream_error']);
+    expect(JSON.parse(requestRecordJson(none)).metagate.reasons).toEqual([]);
+  });
+
   // The identity fields are written once per run of records with the same values (a token's requests): a record
   // that differs from the one before in any one of them, or only in everything else, must still be written exactly.
   test('records in sequence that share, or differ in one of, their identity values are each written exactly', () => {

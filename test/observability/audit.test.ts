@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { buildRuntime } from '../../src/config/load.js';
 import { DEMO_TABLE_FQN, DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { DEMO_SET_COOKIE } from '../../src/demo/platform.js';
-import { AuditTrail, GENESIS, type RequestAuditRecord } from '../../src/observability/audit.js';
+import { AuditTrail, BATCH_RECORDS, GENESIS, type RequestAuditRecord } from '../../src/observability/audit.js';
 import { verifyAuditFiles } from '../../src/observability/audit-verify.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startGateway } from '../../src/server.js';
@@ -306,6 +306,32 @@ describe('audit trail file handling', () => {
         await new Promise((r) => setImmediate(r));
         expect(lines(file)).toHaveLength(turn * 4 + 4);
       }
+      expect((await verifyAuditFiles([file])).ok).toBe(true);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  // The vendor-request records of a turn are serialised and linked into the chain together, at its end (ninth
+  // session): an admin record written between them, the chain position read between them and a turn with more
+  // records than one batch holds must still give the order in which they were written.
+  test('records of one turn keep the order of writing, admin records between them included', async () => {
+    const file = join(dir, 'order.jsonl');
+    const trail = new AuditTrail({ destination: file });
+    try {
+      const admin = { '@timestamp': new Date(0).toISOString(), event: { kind: 'event' as const, category: 'configuration' as const, action: 'revoke', outcome: 'success' as const }, user: { name: 'op' }, source: { ip: '127.0.0.1' }, metagate: { admin: { subject: 's' }, config_hash: 'test' } };
+      for (let i = 0; i < 3; i++) trail.write(record(i));
+      expect(trail.head.seq).toBe(3);
+      trail.write(admin);
+      for (let i = 3; i < 3 + 2 * BATCH_RECORDS; i++) trail.write(record(i));
+      // every BATCH_RECORDS vendor records waiting, the batch goes to the file within the turn
+      expect(lines(file).length).toBeGreaterThanOrEqual(2 * BATCH_RECORDS);
+      expect(trail.head.seq).toBe(4 + 2 * BATCH_RECORDS);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      const written = lines(file).map((l) => JSON.parse(l) as { event: { action: string }; http?: { request: { id: string } }; chain: { seq: number } });
+      expect(written.map((r) => r.http?.request.id ?? r.event.action)).toEqual(['req-0', 'req-1', 'req-2', 'revoke', ...Array.from({ length: 2 * BATCH_RECORDS }, (_, i) => `req-${i + 3}`)]);
+      expect(written.map((r) => r.chain.seq)).toEqual(written.map((_, i) => i + 1));
       expect((await verifyAuditFiles([file])).ok).toBe(true);
     } finally {
       await trail.close();

@@ -32,6 +32,7 @@ export const OPENMETADATA_DATA_FIELDS = Object.freeze([
   'columns.function',
   'oldValue',
   'newValue',
+  'sourceHash',
 ]);
 
 /**

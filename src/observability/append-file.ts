@@ -42,12 +42,11 @@ export class AppendFile extends EventEmitter {
     // the open failed: its error is already reported, and the trail writes nothing more
     if (this.fd < 0) return false;
     try {
-      let n = writeSync(this.fd, text);
-      const total = Buffer.byteLength(text);
-      if (n < total) {
-        const bytes = Buffer.from(text);
-        while (n < total) n += writeSync(this.fd, bytes, n, total - n);
-      }
+      // encoded once: measuring the text's UTF-8 length first would read all of it once more
+      const bytes = Buffer.from(text, 'utf8');
+      const total = bytes.length;
+      let n = 0;
+      while (n < total) n += writeSync(this.fd, bytes, n, total - n);
       this.emit('write', total);
       return true;
     } catch (err) {

@@ -411,9 +411,12 @@ export class AuditTrail {
       this.resumedFrom = null;
       this.stream = opts.destination as unknown as pino.DestinationStream;
     }
-    this.file?.on('write', (n: number) => {
-      this.pending -= n;
-    });
+    // only an asynchronous destination (stdout, a pipe) holds bytes after write() returns; a file has appended them
+    if (this.file !== null && !(this.file instanceof AppendFile)) {
+      this.file.on('write', (n: number) => {
+        this.pending -= n;
+      });
+    }
     this.onWriteError = opts.onWriteError;
     this.stream.on?.('error', (err: Error) => this.fail(err));
     if (tornLineError !== null) this.fail(tornLineError);
@@ -533,7 +536,7 @@ export class AuditTrail {
     if (text === '') return true;
     this.batch = '';
     try {
-      this.pending += Buffer.byteLength(text);
+      if (!(this.file instanceof AppendFile)) this.pending += Buffer.byteLength(text);
       this.file!.write(text);
       // a file reports a failed append before write() returns
       return this.failed === null;

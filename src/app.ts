@@ -91,8 +91,10 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       return server;
     },
     frameworkErrors: (err, request, reply) => {
-      request.mg ??= newContext(gw.runtime, gw);
-      refuse(request, reply, 'path_rejected', err.code === 'FST_ERR_BAD_URL' ? 'the request target is not a valid URL' : 'the request was refused');
+      // a target the router cannot decode (FST_ERR_BAD_URL) never reaches the onRequest hook: the request gets the same
+      // checks before its target is read as any other (the drain, the audit trail, a connection that is closing,
+      // pipelining, the message screen: a body or a second Host refuses it and closes the connection)
+      if (admit(gw, request, reply)) refuse(request, reply, 'path_rejected', err.code === 'FST_ERR_BAD_URL' ? 'the request target is not a valid URL' : 'the request was refused');
       // framework errors skip the route's hooks, so the record is written here
       recordDecision(gw, request, reply);
     },
@@ -223,23 +225,26 @@ function forwardStage(gw: Gateway, request: FastifyRequest, reply: FastifyReply,
   gw.forwarder.fetch(target, headers, wantBody, (result) => filter(request, reply, result));
 }
 
-/** Stages 1–3 up to the token: undefined when decided here, a promise while the token's signature is checked. */
-function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
-  const rt = gw.runtime;
-  const v = rt.config.vendor;
-  const ctx = newContext(rt, gw);
+/**
+ * The checks every vendor request passes before its target is read: the drain, the audit trail, a connection that is
+ * closing or has too many requests waiting, an upgrade, and the message screen. Run by the onRequest hook (decide) and
+ * for a target the router could not decode (frameworkErrors), which never reaches that hook. Returns whether the
+ * request may go on; when it may not, it has been refused.
+ */
+function admit(gw: Gateway, request: FastifyRequest, reply: FastifyReply): boolean {
+  const ctx = newContext(gw.runtime, gw);
   request.mg = ctx;
   ctx.ip = request.ip;
-  if (gw.draining) return void refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } });
-  if (rt.config.audit.failClosed && !gw.audit.healthy) return void refuse(request, reply, 'audit_unavailable');
+  if (gw.draining) return refused(refuse(request, reply, 'shutting_down', undefined, { headers: { connection: 'close' } }));
+  if (gw.runtime.config.audit.failClosed && !gw.audit.healthy) return refused(refuse(request, reply, 'audit_unavailable'));
   // a request pipelined behind one that was refused with `connection: close`: node parsed it before the connection
   // closed, but its answer can never be sent. It is recorded and never forwarded.
   const behind = closingDetail(request.raw.socket);
-  if (behind !== undefined) return void refuse(request, reply, 'request_rejected', behind, { headers: { connection: 'close' } });
+  if (behind !== undefined) return refused(refuse(request, reply, 'request_rejected', behind, { headers: { connection: 'close' } }));
   // HTTP pipelining: node hands over every request a client sends without waiting for the answers before it, and
   // each one in flight can hold up to upstream.maxResponseBytes. A connection gets at most MAX_PIPELINED waiting
   // behind the one being answered; beyond that the request is refused and the connection closed.
-  if (queuedBehind(request, reply)) return void refuse(request, reply, 'request_rejected', `more than ${MAX_PIPELINED} requests were sent on one connection without waiting for the answers`, { headers: { connection: 'close' } });
+  if (queuedBehind(request, reply)) return refused(refuse(request, reply, 'request_rejected', `more than ${MAX_PIPELINED} requests were sent on one connection without waiting for the answers`, { headers: { connection: 'close' } }));
   // after a request that asks for a protocol upgrade node reads no more requests from the connection (the bytes
   // after it belong to the other protocol): the answer closes the connection instead of leaving it open and idle
   // node does so only for a real upgrade (`Connection: upgrade`): behind an Upgrade header alone it goes on reading,
@@ -249,9 +254,23 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Prom
     closeAfterAnswer(request.raw.socket, BEHIND_UPGRADE);
   }
 
-  // 1. canonicalise
+  // 1. canonicalise: the message itself
   const screened = screenMessage(request.raw);
-  if (screened) return void refuseEarly(gw, request, reply, 'request_rejected', screened, { headers: { connection: 'close' }, ...(screened === EXPECTATION_REFUSED ? { status: 417 } : {}) });
+  if (screened) return refused(refuseEarly(gw, request, reply, 'request_rejected', screened, { headers: { connection: 'close' }, ...(screened === EXPECTATION_REFUSED ? { status: 417 } : {}) }));
+  return true;
+}
+
+/** admit() refused the request: it has been answered (or its answer is on its way). */
+const refused = (_reply: FastifyReply): false => false;
+
+/** Stages 1–3 up to the token: undefined when decided here, a promise while the token's signature is checked. */
+function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
+  const rt = gw.runtime;
+  const v = rt.config.vendor;
+  if (!admit(gw, request, reply)) return undefined;
+  const ctx = request.mg;
+
+  // 1. canonicalise: the target
   const c = canonicalise(request.raw.url ?? '', v);
   if (!c.ok) return void refuseEarly(gw, request, reply, 'path_rejected', c.detail, { status: c.status });
   ctx.target = c.target;

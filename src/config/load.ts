@@ -254,9 +254,15 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
   // conditional and range requests ask the platform about its unfiltered answer: a 304 or a 206 would tell the vendor
   // whether a guess of a removed value was right (docs/faults.md F51)
   const conditional = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range'];
+  // the headers the gateway writes on every upstream request (rewrite.ts), and hop-by-hop headers (RFC 9110 §7.6.1)
+  // or ones the upstream client refuses; X-Forwarded-*, the other client-address and rewrite headers, the identity
+  // headers and the service credential's own header are matched as families
+  const ownOrHopByHop = ['accept', 'user-agent', 'x-request-id', 'keep-alive', 'proxy-connection', 'trailer', 'expect', 'x-real-ip', 'x-client-ip', 'true-client-ip'];
+  const forbiddenPrefixes = ['x-forwarded-', 'x-original-', 'x-rewrite-', 'x-metagate-'];
   if (ok('upstream.forwardHeaders')) {
+    const credentialHeader = typeof config.upstream.credential?.header === 'string' ? config.upstream.credential.header.toLowerCase() : undefined;
     for (const h of config.upstream.forwardHeaders) {
-      if (forbiddenForward.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
+      if (forbiddenForward.includes(h) || ownOrHopByHop.includes(h) || forbiddenPrefixes.some((p) => h.startsWith(p)) || h === credentialHeader) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded`);
       else if (conditional.includes(h)) problems.push(`upstream.forwardHeaders: "${h}" may never be forwarded: a conditional or range request asks about the platform's unfiltered answer`);
     }
   }

@@ -22,10 +22,13 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: RequestConte
     'user-agent': USER_AGENT,
     'x-request-id': requestId,
   };
+  const credentialName = cfg.credential?.header.toLowerCase();
   const connection = incoming.connection;
   const hopByHop = typeof connection === 'string' && connection.length > 0 ? connectionNames(connection) : null;
   for (const name of cfg.forwardHeaders) {
     if (hopByHop !== null && hopByHop.has(name)) continue;
+    // never one the gateway writes itself (the config check refuses them; this holds should it ever miss one)
+    if (Object.hasOwn(out, name) || name === credentialName || name.startsWith('x-metagate-')) continue;
     const v = incoming[name];
     if (typeof v === 'string' && v.length <= 256 && /^[\x20-\x7e]*$/.test(v)) out[name] = v;
   }

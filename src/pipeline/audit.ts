@@ -65,7 +65,8 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
 export const ORIGINAL_MAX = 256;
 /** Percent-encoded unreserved characters (RFC 3986 §2.3), decoded only to look for a token hidden by encoding. */
 const ENCODED_UNRESERVED_RE = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/g;
-const USERINFO_RE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#@]*@/;
+// the authority of an absolute-form target, or of a scheme-relative one ('//user:password@host/…', RFC 3986 §4.2)
+const USERINFO_RE = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/)[^/?#@]*@/;
 
 /**
  * What the record shows of a request target the gateway never canonicalised (path_rejected, a refused message), so
@@ -94,7 +95,7 @@ export function recordedTarget(raw: string): string {
       for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
     }
   }
-  // an absolute-form target's user:password@ is a credential as much as a query's token is
+  // an absolute-form (or scheme-relative) target's user:password@ is a credential as much as a query's token is
   out = redactJwts(out.replace(USERINFO_RE, '$1[userinfo not recorded]@'));
   // a token hidden by percent-encoding its letters is still a token: then the whole path is withheld
   if (out.includes('%') && JWT_SHAPED.test(out.replace(ENCODED_UNRESERVED_RE, (e) => String.fromCharCode(parseInt(e.slice(1), 16))))) out = '[a target holding a token is not recorded]';

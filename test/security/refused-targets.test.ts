@@ -36,6 +36,10 @@ describe('recordedTarget', () => {
     ['an absolute-form target keeps scheme and host', 'http://internal.example/api', 'http://internal.example/api'],
     // a review of the first version: credentials in the authority, tokens hidden by encoding, words that contain "eyJ"
     ['user:password@ in an absolute-form target is not recorded', 'http://svc:S3cretPassw0rd@internal.example/api/..', 'http://[userinfo not recorded]@internal.example/api/..'],
+    // review of classes 1–4 (F76): the network-path form (RFC 3986 §4.2) carries an authority, and its userinfo, too
+    ['user:password@ in a scheme-relative target is not recorded', '//svc:S3cretPassw0rd@internal.example/api/..', '//[userinfo not recorded]@internal.example/api/..'],
+    ['nor a bare user@ in one', '//svc@internal.example/api', '//[userinfo not recorded]@internal.example/api'],
+    ['an @ further along a plain path is no authority', '/api/v1/tables/name/a@b/..', '/api/v1/tables/name/a@b/..'],
     ['a token whose letters are percent-encoded withholds the whole path', `/api/v1/tables/%65yJhbGciOiJFUzI1NiJ9.%65yJzdWIiOiJhbm5hIn0.sig/..`, '[a target holding a token is not recorded]'],
     ['a word containing eyJ is not a token', '/api/v1/tables/name/warehouse.surveyJobs.results/..', '/api/v1/tables/name/warehouse.surveyJobs.results/..'],
     ['nor a short ey… run', '/a/eyJ.eyJ/..', '/a/eyJ.eyJ/..'],
@@ -110,6 +114,7 @@ describe('the record of a refused target', () => {
     ['a matrix parameter', `${T};jsessionid=1`, `${T};jsessionid=1`],
     ['an overlong UTF-8 dot segment', '/api/v1/tables/%c0%ae%c0%ae/queries', '/api/v1/tables/%c0%ae%c0%ae/queries'],
     ['a full-width dot segment', '/api/v1/tables/%ef%bc%8e%ef%bc%8e/queries', '/api/v1/tables/%ef%bc%8e%ef%bc%8e/queries'],
+    ['a scheme-relative target with user:password@ (F76)', '//svc:S3cretPassw0rd@internal.example/api/v1/tables', '//[userinfo not recorded]@internal.example/api/v1/tables'],
   ])('%s: path_rejected, url.original shows it', async (_d, target, shown) => {
     recordCases(CLASS.path, 1);
     const { status, rec, line } = await send(target);
@@ -118,6 +123,7 @@ describe('the record of a refused target', () => {
     expect(rec.url.path).toBeNull();
     expect(rec.url.original).toBe(shown);
     expect(line).not.toContain(JWT);
+    expect(line).not.toContain('S3cretPassw0rd');
   });
 
   it('a message refused before its target is read (a body on GET) still shows the target, without its query', async () => {

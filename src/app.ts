@@ -94,6 +94,9 @@ export async function buildVendorApp(gw: Gateway, opts: VendorServerOptions = {}
       // a target the router cannot decode (FST_ERR_BAD_URL) never reaches the onRequest hook: the request gets the same
       // checks before its target is read as any other (the drain, the audit trail, a connection that is closing,
       // pipelining, the message screen: a body or a second Host refuses it and closes the connection)
+      // the connection's request timer fired for this request while earlier answers were going out: it is recorded and
+      // answered 408 (clientError), and is not answered again (as in the onRequest hook)
+      if (timedOutBehind.has(request.raw.socket)) return;
       if (admit(gw, request, reply)) refuse(request, reply, 'path_rejected', err.code === 'FST_ERR_BAD_URL' ? 'the request target is not a valid URL' : 'the request was refused');
       // framework errors skip the route's hooks, so the record is written here
       recordDecision(gw, request, reply);

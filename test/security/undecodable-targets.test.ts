@@ -3,6 +3,7 @@
 // second Host refuses it and closes the connection, and a request pipelined behind a closing refusal is recorded as
 // that, not as an answer that was never sent (docs/faults.md F74).
 
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { BEHIND_REFUSAL } from '../../src/pipeline/respond.js';
@@ -82,4 +83,40 @@ describe('a target the router cannot decode gets the checks every request gets',
     expect(o.upstream).toHaveLength(1);
     recordCases(CLASS.path, 1);
   });
+});
+
+describe('an undecodable target whose head arrived after its request timer fired behind an answer in flight', () => {
+  let slow: Harness;
+  beforeAll(async () => {
+    slow = await startHarness({ configure: (c) => Object.assign(c.vendor, { headersTimeoutMs: 500, requestTimeoutMs: 600 }) });
+    slow.upstream.setHandler((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"x"}'), 2000));
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
+
+  // F77: the 408 is recorded and sent after the earlier answer; the request completed after it is not read (F47). With
+  // a target the router cannot decode it was answered 400 and recorded as well: one request, two answers, two records.
+  it.each([['an undecodable target', '/%ZZ'], ['an ordinary target (as before)', T]])('%s: one 408 and one record, no second answer', async (_label, second) => {
+    const token = `Bearer ${await slow.token('geheim')}`;
+    const before = slow.audit.requestRecords().length;
+    const upBefore = slow.upstream.requests.length;
+    const socket = connect(slow.vendorPort, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`GET ${T} HTTP/1.1\r\nHost: g\r\nAuthorization: ${token}\r\n\r\nGET ${second} HTTP/1.1\r\nHost: g\r\n`);
+    await sleep(1300);
+    socket.write(`Authorization: ${token}\r\n\r\n`);
+    await sleep(2000);
+    socket.destroy();
+    await sleep(100);
+    expect([...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual(['200', '408']);
+    const records = slow.audit.requestRecords().slice(before);
+    expect(records.map((r) => r.http.response.status_code).sort()).toEqual([200, 408]);
+    // only the first request reached the platform
+    expect(slow.upstream.requests.slice(upBefore).map((r) => r.url)).toEqual([T]);
+    recordCases(CLASS.smuggling, 1);
+  }, 10_000);
 });

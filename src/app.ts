@@ -16,7 +16,7 @@ import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
-import { BEHIND_REFUSAL, HUNG_UP, LINGER_MS, answerAndClose, closeAfterAnswer, closingDetail, refuse } from './pipeline/respond.js';
+import { BEHIND_REFUSAL, HUNG_UP, LINGER_MS, SECURITY_HEADERS, answerAndClose, closeAfterAnswer, closingDetail, refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
@@ -426,6 +426,9 @@ function rateLimitHeaders(rl: { limit: number; remaining: number; resetMs: numbe
   };
 }
 
+/** The security headers every vendor answer carries, as header lines of an answer written on the raw socket. */
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+
 /** CONNECT is never tunnelled: 405, one audit record, close. */
 function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket): void {
   const requestId = randomUUID();
@@ -436,7 +439,7 @@ function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket):
   gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', 'method_not_allowed', 'none', req.method ?? 'CONNECT', rec.event.duration / 1e9);
   const body = JSON.stringify(problemBody('method_not_allowed', requestId));
-  const answer = `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const answer = `HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n${RAW_SECURITY_HEADERS}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   // a CONNECT pipelined behind requests still being answered: their answers first
   answerInTurn(gw, socket, answer);
 }
@@ -500,7 +503,7 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   gw.metrics.countAudit(gw.audit.write(rec));
   gw.metrics.recordRequest('deny', reason, 'none', 'OTHER', rec.event.duration / 1e9);
   const body = JSON.stringify(problemBody(reason, requestId, detail, status));
-  const answer = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const answer = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n${RAW_SECURITY_HEADERS}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   // Requests before the malformed bytes are still being answered (pipelining): a response written now would
   // interleave with theirs. Every request already handed over is answered in order, then this refusal, then the
   // connection closes.

@@ -8,6 +8,7 @@ import { DEMO_TABLE_FQN, DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { startHarness, type Harness, type RecordedUpstreamRequest } from '../helpers/harness.js';
 import { rawExchange, type RawResponse } from '../helpers/http.js';
 import { CLASS, recordCases } from './summary.js';
+import { SECURITY_HEADERS } from '../../src/pipeline/respond.js';
 
 const ID = DEMO_TABLE_ID;
 const T = `/api/v1/tables/${ID}`;
@@ -208,6 +209,22 @@ describe('class 2: method confusion', () => {
     expect(o.res.status).toBeGreaterThanOrEqual(400);
     expect(o.records).toHaveLength(1);
     expect(o.records[0]!.metagate.decision).toBe('deny');
+  });
+});
+
+// Review finding (session 10): the answers written on the raw socket (CONNECT, a message node cannot parse) lacked the
+// content-security-policy and referrer-policy headers every other vendor answer carries.
+describe('answers written on the raw socket', () => {
+  const rawCases: Array<[string, string, number]> = [
+    ['CONNECT', `CONNECT 10.0.0.1:443 HTTP/1.1\r\nHost: 10.0.0.1:443\r\n\r\n`, 405],
+    ['a message node cannot parse (Content-Length and Transfer-Encoding)', `GET /api/v1/tables HTTP/1.1\r\nHost: g\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, 400],
+    ['an oversized header', `GET /api/v1/tables HTTP/1.1\r\nHost: g\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, 431],
+  ];
+  it.each(rawCases)('%s: carries every security header', async (_name, bytes, status) => {
+    recordCases(CLASS.header, 1);
+    const res = await rawExchange(h.vendorPort, bytes, 1000);
+    expect(res.status).toBe(status);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) expect(res.headers[k], k).toBe(v);
   });
 });
 

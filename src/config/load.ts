@@ -61,12 +61,29 @@ function parseYaml(text: string): { ok: true; data: unknown } | { ok: false; pro
   const issues = [...doc.errors, ...doc.warnings];
   if (issues.length > 0) return { ok: false, problems: issues.map((e) => `YAML: ${e.message.split('\n')[0]!.replace(/:$/, '')}`) };
   try {
-    return { ok: true, data: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) as unknown };
+    return { ok: true, data: compactStrings(doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) as unknown) };
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     const detail = /alias count/i.test(msg) ? `${msg} (more than ${MAX_YAML_ALIAS_COUNT} alias expansions)` : msg;
     return { ok: false, problems: [`YAML: ${detail}`] };
   }
+}
+
+/**
+ * The parsed values with every string copied out of the file's text. The parser's strings are slices of the whole
+ * text, and a text holding one character beyond Latin-1 (a dash in a comment) is kept two bytes per character: every
+ * rule id, category and name from it would be too, and so would every audit line that holds one — serialised, hashed
+ * and written at twice the size, with the whole file kept alive behind each slice (docs/performance.md, ninth pass).
+ * A copy decoded from UTF-8 is one byte per character whenever its characters allow.
+ */
+function compactStrings(v: unknown): unknown {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8').toString('utf8');
+  if (Array.isArray(v)) return v.map(compactStrings);
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  // defined, not assigned: a "__proto__" key stays an own key (the schema names it), never the prototype
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: compactStrings(x), enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 /**

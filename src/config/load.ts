@@ -76,8 +76,11 @@ function parseYaml(text: string): { ok: true; data: unknown } | { ok: false; pro
  * and written at twice the size, with the whole file kept alive behind each slice (docs/performance.md, ninth pass).
  * A copy decoded from UTF-8 is one byte per character whenever its characters allow.
  */
+const SURROGATE_RE = /[\ud800-\udfff]/;
+
 function compactStrings(v: unknown): unknown {
-  if (typeof v === 'string') return Buffer.from(v, 'utf8').toString('utf8');
+  // (a string with a surrogate is two bytes per character anyway, and a lone one would not survive the round trip)
+  if (typeof v === 'string') return SURROGATE_RE.test(v) ? v : Buffer.from(v, 'utf8').toString('utf8');
   if (Array.isArray(v)) return v.map(compactStrings);
   if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
   const out: Record<string, unknown> = {};

@@ -1,7 +1,7 @@
 // Config loading: a valid file builds a frozen runtime; a broken one lists every problem with its key path.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -156,6 +156,19 @@ describe('broken configurations list every problem with its key path', () => {
     expect(all).toContain('routes.rules[5].id: rule id "e" is also used at routes.rules[4]');
     cfg.routes.rules[5].id = 'f';
     expect(problems(cfg).join('\n')).toMatch(/routes\.rules\[5\]\.path: .*not a canonical path/);
+  });
+
+  // The loader copies every parsed string out of the YAML text (one byte per character where it can be: ninth session).
+  // The copy must be the same string: non-ASCII, a surrogate pair and a lone surrogate alike.
+  it('keeps every string value exactly as the YAML says, whatever its characters', () => {
+    const values = ['/tmp/audit-\u00e9\u2014.jsonl', '/tmp/audit-\ud83d\ude00.jsonl', '/tmp/audit-\ud800x.jsonl', '/tmp/audit-plain.jsonl'];
+    const text = readFileSync(new URL('../../config/metagate.example.yaml', import.meta.url), 'utf8');
+    for (const v of values) {
+      const yaml = `# a comment with a dash \u2014 beyond Latin-1\n${text.replace('destination: /var/lib/metagate/audit/audit.jsonl', `destination: ${JSON.stringify(v)}`)}`;
+      const rt = loadConfigText(yaml, { env: ENV });
+      expect(rt.config.audit.destination).toBe(v);
+      expect(rt.routes.rules.map((r) => r.id)).toEqual(loadConfigText(text, { env: ENV }).routes.rules.map((r) => r.id));
+    }
   });
 
   it('rejects duplicate YAML keys and YAML syntax errors', () => {

@@ -14,8 +14,11 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'referrer-policy': 'no-referrer',
 });
 
+/** The same, as a list: walked by index on every answer (a for-in over the object costs megamorphic lookups). */
+const SECURITY_HEADER_LIST: readonly (readonly [string, string])[] = Object.freeze(Object.entries(SECURITY_HEADERS));
+
 export function applySecurityHeaders(reply: FastifyReply): void {
-  for (const k in SECURITY_HEADERS) reply.header(k, SECURITY_HEADERS[k]!);
+  for (let i = 0; i < SECURITY_HEADER_LIST.length; i++) reply.header(SECURITY_HEADER_LIST[i]![0], SECURITY_HEADER_LIST[i]![1]);
 }
 
 /**

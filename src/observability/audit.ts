@@ -478,7 +478,15 @@ export class AuditTrail {
     if (q.length === 0) return;
     this.queued = [];
     let text = this.batch;
-    for (let i = 0; i < q.length; i++) text += this.link(requestRecordOpen(q[i]!));
+    try {
+      for (let i = 0; i < q.length; i++) text += this.link(requestRecordOpen(q[i]!));
+    } catch (err) {
+      // a record the serialiser cannot write (none buildRecord makes): the trail fails, closed, as for a write error —
+      // never an exception out of the end-of-turn hand-over, which would take the process down
+      this.batch = '';
+      this.fail(new Error('an audit record could not be serialised', { cause: err }));
+      return;
+    }
     this.batch = text;
   }
 
@@ -533,7 +541,7 @@ export class AuditTrail {
   private handOver(): boolean {
     this.linkQueued();
     const text = this.batch;
-    if (text === '') return true;
+    if (text === '') return this.failed === null;
     this.batch = '';
     try {
       if (!(this.file instanceof AppendFile)) this.pending += Buffer.byteLength(text);

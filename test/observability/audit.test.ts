@@ -338,6 +338,26 @@ describe('audit trail file handling', () => {
     }
   });
 
+  // Records are serialised at the end of the turn, where an exception would take the process down: a record the
+  // serialiser cannot write (buildRecord never makes one) fails the trail instead, closed, as a write error does.
+  test('a record that cannot be serialised fails the trail at the end of the turn; nothing is thrown', async () => {
+    const file = join(dir, 'unserialisable.jsonl');
+    const errors: Error[] = [];
+    const trail = new AuditTrail({ destination: file, onWriteError: (e) => errors.push(e) });
+    try {
+      const bad = record(1);
+      bad.metagate.fields_removed = { sampleData: 1n as unknown as number };
+      expect(trail.write(bad)).toBe(true);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(trail.healthy).toBe(false);
+      expect(errors[0]?.message).toBe('an audit record could not be serialised');
+      expect(trail.write(record(2))).toBe(false);
+    } finally {
+      await trail.close();
+    }
+  });
+
   // Review finding: a record accepted while close() waited for the disk sat in the trail's own batch and was never
   // written, although write() had said it was.
   test('records accepted while close() is waiting are written; records after it are refused', async () => {

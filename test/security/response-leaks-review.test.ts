@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness, type UpstreamHandler } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
 import { recordCases } from './summary.js';
 
@@ -26,16 +27,6 @@ afterAll(async () => {
 afterEach(() => {
   recordCases('7 response leaks', 1);
 });
-
-async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function get(path: string, handler: UpstreamHandler | null = null): Promise<{ status: number; body: string; headers: Record<string, unknown>; record: RequestAuditRecord; forwarded: number }> {
   h.upstream.setHandler(handler);

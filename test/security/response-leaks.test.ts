@@ -11,6 +11,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness, type UpstreamHandler } from '../helpers/harness.js';
 import { request, type SimpleResponse } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
 import { recordCases } from './summary.js';
 
@@ -51,16 +52,6 @@ afterAll(async () => {
 afterEach(() => {
   recordCases('7 response leaks', 1);
 });
-
-async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Headers every upstream answer in these tests adds: none may reach the vendor. */
 const LEAKY_HEADERS: Record<string, string> = {

@@ -69,6 +69,8 @@ function parseYaml(text: string): { ok: true; data: unknown } | { ok: false; pro
   }
 }
 
+const SURROGATE_RE = /[\ud800-\udfff]/;
+
 /**
  * The parsed values with every string copied out of the file's text. The parser's strings are slices of the whole
  * text, and a text holding one character beyond Latin-1 (a dash in a comment) is kept two bytes per character: every
@@ -76,8 +78,6 @@ function parseYaml(text: string): { ok: true; data: unknown } | { ok: false; pro
  * and written at twice the size, with the whole file kept alive behind each slice (docs/performance.md, ninth pass).
  * A copy decoded from UTF-8 is one byte per character whenever its characters allow.
  */
-const SURROGATE_RE = /[\ud800-\udfff]/;
-
 function compactStrings(v: unknown): unknown {
   // (a string with a surrogate is two bytes per character anyway, and a lone one would not survive the round trip)
   if (typeof v === 'string') return SURROGATE_RE.test(v) ? v : Buffer.from(v, 'utf8').toString('utf8');

@@ -471,7 +471,7 @@ export class AuditTrail {
   /**
    * Link the vendor-request records waiting in this turn into the chain, in the order they were written, onto the
    * batch. One after another, the serialiser and the hash run warm: done record by record between the other work of a
-   * request, each cost several times as much (docs/performance.md, ninth pass). Their serialiser cannot fail.
+   * request, each cost several times as much (docs/performance.md, ninth pass).
    */
   private linkQueued(): void {
     const q = this.queued;

@@ -65,8 +65,10 @@ export function buildRecord(ctx: RequestContext, requestId: string, method: stri
 export const ORIGINAL_MAX = 256;
 /** Percent-encoded unreserved characters (RFC 3986 §2.3), decoded only to look for a token hidden by encoding. */
 const ENCODED_UNRESERVED_RE = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/g;
-// the authority of an absolute-form target, or of a scheme-relative one ('//user:password@host/…', RFC 3986 §4.2)
-const USERINFO_RE = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/)[^/?#@]*@/;
+// the authority of an absolute-form target, or of a scheme-relative one ('//user:password@host/…', RFC 3986 §4.2);
+// its userinfo runs to the authority's last '@' (as WHATWG URL parses it: a password may hold a raw '@')
+const USERINFO_RE = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/)[^/?#]*@/;
+const USERINFO_NOT_RECORDED = '[userinfo not recorded]';
 
 /**
  * What the record shows of a request target the gateway never canonicalised (path_rejected, a refused message), so
@@ -81,7 +83,13 @@ export function recordedTarget(raw: string): string {
   if (q !== -1) end = q;
   if (h !== -1 && h < end) end = h;
   let path = raw.slice(0, end);
-  const cut = path.length > ORIGINAL_MAX;
+  // an absolute-form (or scheme-relative) target's user:password@ is a credential as much as a query's token is: it
+  // is taken out before the target is cut, so a userinfo reaching past the cut is withheld whole (F82)
+  const userinfo = USERINFO_RE.exec(path);
+  const marker = userinfo === null ? -1 : userinfo[1]!.length;
+  if (userinfo !== null) path = `${userinfo[1]!}${path.slice(userinfo[0].length - 1)}`;
+  const kept = path.length;
+  const cut = kept > ORIGINAL_MAX;
   if (cut) path = path.slice(0, ORIGINAL_MAX);
   let out = '';
   for (let i = 0; i < path.length; i++) {
@@ -95,11 +103,12 @@ export function recordedTarget(raw: string): string {
       for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
     }
   }
-  // an absolute-form (or scheme-relative) target's user:password@ is a credential as much as a query's token is
-  out = redactJwts(out.replace(USERINFO_RE, '$1[userinfo not recorded]@'));
+  // the scheme and '//' before the userinfo are printable ASCII, written as they are: the marker goes right after them
+  if (marker !== -1 && marker <= out.length) out = `${out.slice(0, marker)}${USERINFO_NOT_RECORDED}${out.slice(marker)}`;
+  out = redactJwts(out);
   // a token hidden by percent-encoding its letters is still a token: then the whole path is withheld
   if (out.includes('%') && JWT_SHAPED.test(out.replace(ENCODED_UNRESERVED_RE, (e) => String.fromCharCode(parseInt(e.slice(1), 16))))) out = '[a target holding a token is not recorded]';
-  if (cut) out += `[${raw.slice(0, end).length - ORIGINAL_MAX} more characters not recorded]`;
+  if (cut) out += `[${kept - ORIGINAL_MAX} more characters not recorded]`;
   if (end < raw.length) out += raw[end] === '?' ? '?[query not recorded]' : '#[fragment not recorded]';
   return out;
 }

@@ -40,6 +40,11 @@ describe('recordedTarget', () => {
     ['user:password@ in a scheme-relative target is not recorded', '//svc:S3cretPassw0rd@internal.example/api/..', '//[userinfo not recorded]@internal.example/api/..'],
     ['nor a bare user@ in one', '//svc@internal.example/api', '//[userinfo not recorded]@internal.example/api'],
     ['an @ further along a plain path is no authority', '/api/v1/tables/name/a@b/..', '/api/v1/tables/name/a@b/..'],
+    // independent review of session 10 (F82): the authority's userinfo ends at its last '@' (WHATWG URL, as a client
+    // parses it), so a password holding an '@' was recorded from that '@' on
+    ['an @ inside the password: the userinfo runs to the last @ of the authority', 'http://svc:P@ssw0rd@internal.example/api/..', 'http://[userinfo not recorded]@internal.example/api/..'],
+    ['the same in a scheme-relative target', '//svc:P@ssw0rd@internal.example/api/..', '//[userinfo not recorded]@internal.example/api/..'],
+    ['an @ in the path after the authority stays', '//svc:pw@internal.example/a@b/..', '//[userinfo not recorded]@internal.example/a@b/..'],
     ['a token whose letters are percent-encoded withholds the whole path', `/api/v1/tables/%65yJhbGciOiJFUzI1NiJ9.%65yJzdWIiOiJhbm5hIn0.sig/..`, '[a target holding a token is not recorded]'],
     ['a word containing eyJ is not a token', '/api/v1/tables/name/warehouse.surveyJobs.results/..', '/api/v1/tables/name/warehouse.surveyJobs.results/..'],
     ['nor a short ey… run', '/a/eyJ.eyJ/..', '/a/eyJ.eyJ/..'],
@@ -53,6 +58,22 @@ describe('recordedTarget', () => {
     const raw = `/${'a'.repeat(ORIGINAL_MAX + 99)}`;
     expect(recordedTarget(raw)).toBe(`/${'a'.repeat(ORIGINAL_MAX - 1)}[100 more characters not recorded]`);
     expect(recordedTarget(`${raw}?q=1`)).toBe(`/${'a'.repeat(ORIGINAL_MAX - 1)}[100 more characters not recorded]?[query not recorded]`);
+  });
+
+  // independent review of session 10 (F82): the target was cut at ORIGINAL_MAX before its userinfo was looked for, so
+  // the userinfo of a target whose '@' lay past the cut (a long password or key) was recorded up to the cut
+  it('a userinfo longer than ORIGINAL_MAX is withheld too, and the cut counts only what is left', () => {
+    recordCases(CLASS.canonicaliseUnit, 1);
+    const secret = `K${'s3cr3tKey'.repeat(40)}`;
+    for (const start of ['http://', '//']) {
+      const out = recordedTarget(`${start}svc:${secret}@internal.example/api/..?q=1`);
+      expect(out).toBe(`${start}[userinfo not recorded]@internal.example/api/..?[query not recorded]`);
+      expect(out).not.toContain('s3cr3t');
+    }
+    const long = recordedTarget(`//svc:${secret}@internal.example/${'a'.repeat(ORIGINAL_MAX + 50)}`);
+    expect(long).not.toContain('s3cr3t');
+    expect(long.startsWith('//[userinfo not recorded]@internal.example/aaa')).toBe(true);
+    expect(long).toMatch(/\[\d+ more characters not recorded\]$/);
   });
 
   // review finding: the first token pattern backtracked quadratically over a long run of "eyJ" (333 ms for 15 KB)
@@ -124,6 +145,15 @@ describe('the record of a refused target', () => {
     expect(rec.url.original).toBe(shown);
     expect(line).not.toContain(JWT);
     expect(line).not.toContain('S3cretPassw0rd');
+  });
+
+  // independent review of session 10 (F82): the userinfo runs to the authority's last '@'
+  it('an absolute-form target whose password holds an @: path_rejected, the password is not in the record (F82)', async () => {
+    recordCases(CLASS.path, 1);
+    const { status, rec, line } = await send('http://svc:S3cret@Passw0rd@internal.example/api/v1/tables');
+    expect(status).toBe(400);
+    expect(rec.url.original).toBe('http://[userinfo not recorded]@internal.example/api/v1/tables');
+    expect(line).not.toContain('Passw0rd');
   });
 
   it('a message refused before its target is read (a body on GET) still shows the target, without its query', async () => {

@@ -16,7 +16,7 @@ import { authorize, type AuthorizeResult } from './pipeline/authorize.js';
 import { upstreamHeaders } from './pipeline/rewrite.js';
 import { createResponseFilter, wantBody } from './pipeline/filter-response.js';
 import { recordDecision, buildRecord } from './pipeline/audit.js';
-import { BEHIND_REFUSAL, HUNG_UP, LINGER_MS, SECURITY_HEADERS, answerAndClose, closeAfterAnswer, closingDetail, refuse } from './pipeline/respond.js';
+import { BEHIND_REFUSAL, HUNG_UP, LINGER_MS, RAW_SECURITY_HEADERS, answerAndClose, closeAfterAnswer, closingDetail, refuse } from './pipeline/respond.js';
 import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
@@ -425,9 +425,6 @@ function rateLimitHeaders(rl: { limit: number; remaining: number; resetMs: numbe
     'ratelimit-reset': String(Math.max(0, Math.ceil(rl.resetMs / 1000))),
   };
 }
-
-/** The security headers every vendor answer carries, as header lines of an answer written on the raw socket. */
-const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
 
 /** CONNECT is never tunnelled: 405, one audit record, close. */
 function connectRefused(gw: Gateway, req: http.IncomingMessage, socket: Socket): void {

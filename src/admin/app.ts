@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE } from '../errors.js';
-import { answerAndClose, applySecurityHeaders } from '../pipeline/respond.js';
+import { RAW_SECURITY_HEADERS, answerAndClose, applySecurityHeaders } from '../pipeline/respond.js';
 import type { Gateway } from '../gateway.js';
 import { adminTokenSet, type AdminTokenSet } from './auth.js';
 import { explain } from './explain.js';
@@ -400,5 +400,6 @@ function clientError(gw: Gateway, err: NodeJS.ErrnoException, socket: Socket): v
   gw.logger.debug({ reqId: requestId, code }, 'admin client error');
   const body = JSON.stringify(adminProblem(problem, requestId, detail));
   const status = ADMIN_PROBLEMS[problem];
-  answerAndClose(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncache-control: no-store\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // every security header, as on every other admin answer (the onSend hook) and on the vendor listener's raw answers
+  answerAndClose(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n${RAW_SECURITY_HEADERS}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }

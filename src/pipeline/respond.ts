@@ -17,6 +17,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
 /** The same, as a list: walked by index on every answer (a for-in over the object costs megamorphic lookups). */
 const SECURITY_HEADER_LIST: readonly (readonly [string, string])[] = Object.freeze(Object.entries(SECURITY_HEADERS));
 
+/** The same headers as lines of an answer written on a raw socket (a CONNECT, a message node cannot parse). */
+export const RAW_SECURITY_HEADERS = SECURITY_HEADER_LIST.map(([k, v]) => `${k}: ${v}\r\n`).join('');
+
 export function applySecurityHeaders(reply: FastifyReply): void {
   for (let i = 0; i < SECURITY_HEADER_LIST.length; i++) reply.header(SECURITY_HEADER_LIST[i]![0], SECURITY_HEADER_LIST[i]![1]);
 }

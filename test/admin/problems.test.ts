@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startHarness, type Harness } from '../helpers/harness.js';
 import { rawExchange, request, type SimpleResponse } from '../helpers/http.js';
 import { expectProblem } from './problem.js';
+import { SECURITY_HEADERS } from '../../src/pipeline/respond.js';
 
 type Rec = { event: { action: string; outcome: string; category: string }; user: { name: string }; metagate: { admin: Record<string, unknown> } };
 
@@ -171,6 +172,19 @@ describe('an admin API without tokens', () => {
     expect(res.headers['www-authenticate']).toBe('Bearer realm="metagate-admin"');
     const recs = off.audit.records().filter((r) => (r as unknown as Rec).event.category === 'configuration') as unknown as Rec[];
     expect(recs.map((r) => [r.event.action, r.event.outcome, r.user.name])).toEqual([['admin_authenticate', 'failure', 'anonymous']]);
+  });
+});
+
+// Independent review of session 10 (F83): F81 gave the vendor listener's raw-socket answers every security header;
+// the admin listener's (a message node cannot parse, an oversized header) still carried cache-control only.
+describe('admin answers written on the raw socket carry the security headers', () => {
+  it.each<[string, string, number]>([
+    ['malformed HTTP', `GET /admin/status HTTP/1.1\r\nHost: x\r\nBad Header${MARKER}\r\n\r\n`, 400],
+    ['an oversized header', `GET /admin/status HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, 431],
+  ])('%s', async (_d, bytes, status) => {
+    const res = await rawExchange(Number(new URL(h.adminUrl).port), bytes, 1000);
+    expect(res.status).toBe(status);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) expect(res.headers[k], k).toBe(v);
   });
 });
 

@@ -128,6 +128,26 @@ function requestRecordOpen(r: RequestAuditRecord): string {
   return s;
 }
 
+/**
+ * requestRecordOpen for a record the trail serialises at the end of its turn, where a failure has no caller left to
+ * tell: a record the field-by-field writer cannot write (none buildRecord makes) is written by the generic serialiser,
+ * or as a line that says so, rather than lost with the rest of its turn by an exception in a setImmediate (F84).
+ */
+function queuedRecordOpen(r: RequestAuditRecord): string {
+  try {
+    return requestRecordOpen(r);
+  } catch {
+    try {
+      const json = JSON.stringify(r);
+      if (typeof json === 'string' && json.endsWith('}')) return json.slice(0, -1);
+    } catch {
+      // not JSON either (a BigInt, a cycle): the line below
+    }
+    const id = (r as { http?: { request?: { id?: unknown } } } | null)?.http?.request?.id;
+    return `{"event":{${VENDOR_EVENT_HEAD},"outcome":"failure"},"http":{"request":{"id":${typeof id === 'string' ? JSON.stringify(id) : 'null'}}},"metagate":{"error":"the record could not be serialised"}`;
+  }
+}
+
 const VENDOR_EVENT_HEAD = '"kind":"event","category":"web","action":"vendor_request"';
 const TOKEN_RE = /^[A-Za-z_]+$/;
 /** A value from a closed set (outcome, method label, decision): quoted as it is when it is a plain word. */
@@ -471,22 +491,15 @@ export class AuditTrail {
   /**
    * Link the vendor-request records waiting in this turn into the chain, in the order they were written, onto the
    * batch. One after another, the serialiser and the hash run warm: done record by record between the other work of a
-   * request, each cost several times as much (docs/performance.md, ninth pass).
+   * request, each cost several times as much (docs/performance.md, ninth pass). Nothing here may throw: this runs at
+   * the end of the turn (a setImmediate, the exit hook), where an exception would lose every record of the turn.
    */
   private linkQueued(): void {
     const q = this.queued;
     if (q.length === 0) return;
     this.queued = [];
     let text = this.batch;
-    try {
-      for (let i = 0; i < q.length; i++) text += this.link(requestRecordOpen(q[i]!));
-    } catch (err) {
-      // a record the serialiser cannot write (none buildRecord makes): the trail fails, closed, as for a write error —
-      // never an exception out of the end-of-turn hand-over, which would take the process down
-      this.batch = '';
-      this.fail(new Error('an audit record could not be serialised', { cause: err }));
-      return;
-    }
+    for (let i = 0; i < q.length; i++) text += this.link(queuedRecordOpen(q[i]!));
     this.batch = text;
   }
 

@@ -338,21 +338,23 @@ describe('audit trail file handling', () => {
     }
   });
 
-  // Records are serialised at the end of the turn, where an exception would take the process down: a record the
-  // serialiser cannot write (buildRecord never makes one) fails the trail instead, closed, as a write error does.
-  test('a record that cannot be serialised fails the trail at the end of the turn; nothing is thrown', async () => {
+  // Records are serialised at the end of the turn, where an exception would take the process down (F84). A record
+  // that neither serialiser can write (a BigInt count; buildRecord never makes one) is written as a line saying so, in
+  // its place in the chain; the records around it are kept and the trail stays healthy.
+  test('a record neither serialiser can write becomes a line saying so, in its place; nothing is thrown or lost', async () => {
     const file = join(dir, 'unserialisable.jsonl');
-    const errors: Error[] = [];
-    const trail = new AuditTrail({ destination: file, onWriteError: (e) => errors.push(e) });
+    const trail = new AuditTrail({ destination: file });
     try {
       const bad = record(1);
       bad.metagate.fields_removed = { sampleData: 1n as unknown as number };
-      expect(trail.write(bad)).toBe(true);
+      for (const r of [record(0), bad, record(2)]) expect(trail.write(r)).toBe(true);
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));
-      expect(trail.healthy).toBe(false);
-      expect(errors[0]?.message).toBe('an audit record could not be serialised');
-      expect(trail.write(record(2))).toBe(false);
+      expect(trail.healthy).toBe(true);
+      const written = lines(file).map((l) => JSON.parse(l) as { http: { request: { id: string } }; metagate: { error?: string } });
+      expect(written.map((r) => r.http.request.id)).toEqual(['req-0', 'req-1', 'req-2']);
+      expect(written[1]!.metagate.error).toBe('the record could not be serialised');
+      expect((await verifyAuditFiles([file])).ok).toBe(true);
     } finally {
       await trail.close();
     }
@@ -529,6 +531,42 @@ describe('a process that dies right after writing records', () => {
       expect(r.status, r.stderr).toBe(status);
       const got = readFileSync(file, 'utf8').split('\n').filter(Boolean);
       expect(got).toHaveLength(50);
+      expect(spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'audit', 'verify', file], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// Independent review of session 10 (F84): vendor-request records are serialised at the end of their turn, in a
+// setImmediate. A record the field-by-field serialiser cannot write (here `reasons: null`) threw there: an uncaught
+// exception that ended the process, and with it every record of the turn — those linked before it (already taken off
+// the queue) and after it — though write() had said true for each. Before the queue, the caller's write() threw.
+describe('a vendor-request record the quick serialiser cannot write', () => {
+  it('does not end the process, and every record of its turn is on disk in order, the chain intact', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-bad-record-'));
+    try {
+      const script = join(dir, 'bad.mts');
+      const file = join(dir, 'audit.jsonl');
+      writeFileSync(
+        script,
+        [
+          `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
+          `const trail = new AuditTrail({ destination: ${JSON.stringify(file)} });`,
+          `const rec = (i, reasons) => ({ '@timestamp': new Date(0).toISOString(), event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: 'success', duration: 1 }, http: { request: { id: 'req-' + i, method: 'GET' }, response: { status_code: 200 } }, url: { path: '/x' }, source: { ip: '127.0.0.1' }, metagate: { decision: 'allow', reasons, config_hash: 'h' } });`,
+          `const ok = [trail.write(rec(0, [])), trail.write(rec(1, null)), trail.write(rec(2, []))];`,
+          `await new Promise((r) => setImmediate(r));`,
+          `await new Promise((r) => setImmediate(r));`,
+          `process.stdout.write(JSON.stringify({ ok, healthy: trail.healthy }));`,
+          `await trail.close();`,
+        ].join('\n'),
+      );
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ ok: [true, true, true], healthy: true });
+      const got = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { http: { request: { id: string } }; chain: { seq: number } });
+      expect(got.map((g) => g.http.request.id)).toEqual(['req-0', 'req-1', 'req-2']);
+      expect(got.map((g) => g.chain.seq)).toEqual([1, 2, 3]);
       expect(spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'audit', 'verify', file], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -277,7 +277,7 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
   // the headers the gateway writes on every upstream request (rewrite.ts), and hop-by-hop headers (RFC 9110 §7.6.1)
   // or ones the upstream client refuses; X-Forwarded-*, the other client-address and rewrite headers, the identity
   // headers and the service credential's own header are matched as families
-  const ownOrHopByHop = ['accept', 'user-agent', 'x-request-id', 'keep-alive', 'proxy-connection', 'trailer', 'expect', 'x-real-ip', 'x-client-ip', 'true-client-ip'];
+  const ownOrHopByHop = ['accept', 'user-agent', 'x-request-id', 'keep-alive', 'proxy-connection', 'trailer', 'expect', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-proxied-https', 'front-end-https', 'x-url-scheme', 'x-host'];
   const forbiddenPrefixes = ['x-forwarded-', 'x-original-', 'x-rewrite-', 'x-metagate-'];
   if (ok('upstream.forwardHeaders')) {
     const credentialHeader = typeof config.upstream.credential?.header === 'string' ? config.upstream.credential.header.toLowerCase() : undefined;

@@ -50,6 +50,15 @@ describe('upstream.forwardHeaders refuses every name the vendor must not set ups
     ['x-real-ip'],
     ['x-client-ip'],
     ['true-client-ip'],
+    ['cf-connecting-ip'],
+    ['fastly-client-ip'],
+    ['x-cluster-client-ip'],
+    // headers a platform's server may read as the scheme or host it was asked on (Jetty, IIS, Rails): its links would
+    // carry an origin the gateway does not hide
+    ['x-proxied-https'],
+    ['front-end-https'],
+    ['x-url-scheme'],
+    ['x-host'],
     ['x-original-host'],
     ['x-original-uri'],
     ['x-rewrite-path'],

@@ -175,7 +175,7 @@ describe('an admin API without tokens', () => {
   });
 });
 
-// Independent review of session 10 (F83): F81 gave the vendor listener's raw-socket answers every security header;
+// Independent review of session 9 (F83): F81 gave the vendor listener's raw-socket answers every security header;
 // the admin listener's (a message node cannot parse, an oversized header) still carried cache-control only.
 describe('admin answers written on the raw socket carry the security headers', () => {
   it.each<[string, string, number]>([

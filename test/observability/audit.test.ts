@@ -538,7 +538,7 @@ describe('a process that dies right after writing records', () => {
   });
 });
 
-// Independent review of session 10 (F84): vendor-request records are serialised at the end of their turn, in a
+// Independent review of session 9 (F84): vendor-request records are serialised at the end of their turn, in a
 // setImmediate. A record the field-by-field serialiser cannot write (here `reasons: null`) threw there: an uncaught
 // exception that ended the process, and with it every record of the turn — those linked before it (already taken off
 // the queue) and after it — though write() had said true for each. Before the queue, the caller's write() threw.

@@ -212,7 +212,7 @@ describe('class 2: method confusion', () => {
   });
 });
 
-// Review finding (session 10): the answers written on the raw socket (CONNECT, a message node cannot parse) lacked the
+// Review finding (session 9): the answers written on the raw socket (CONNECT, a message node cannot parse) lacked the
 // content-security-policy and referrer-policy headers every other vendor answer carries.
 describe('answers written on the raw socket', () => {
   const rawCases: Array<[string, string, number]> = [

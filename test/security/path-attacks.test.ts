@@ -141,7 +141,7 @@ const notFound: Array<[string, string]> = [
   ['column profile', `/api/v1/tables/${DEMO_TABLE_FQN}/columnProfile`],
   ['failed rows sample', `/api/v1/dataQuality/testCases/${DEMO_TEST_CASE_ID}/failedRowsSample`],
   // OpenMetadata's JAX-RS routing prefers @Path("/{fqn}/status") (more literal characters) over /name/{fqn}: the
-  // pipeline named "name"'s run statuses (review, session 10)
+  // pipeline named "name"'s run statuses (review, session 9)
   ['a sub-resource word as the fqn of by-name (pipeline run statuses)', '/api/v1/pipelines/name/status'],
   ['queries', '/api/v1/queries'],
   ['search', '/api/v1/search/query?q=x'],

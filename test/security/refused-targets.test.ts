@@ -40,7 +40,7 @@ describe('recordedTarget', () => {
     ['user:password@ in a scheme-relative target is not recorded', '//svc:S3cretPassw0rd@internal.example/api/..', '//[userinfo not recorded]@internal.example/api/..'],
     ['nor a bare user@ in one', '//svc@internal.example/api', '//[userinfo not recorded]@internal.example/api'],
     ['an @ further along a plain path is no authority', '/api/v1/tables/name/a@b/..', '/api/v1/tables/name/a@b/..'],
-    // independent review of session 10 (F82): the authority's userinfo ends at its last '@' (WHATWG URL, as a client
+    // independent review of session 9 (F82): the authority's userinfo ends at its last '@' (WHATWG URL, as a client
     // parses it), so a password holding an '@' was recorded from that '@' on
     ['an @ inside the password: the userinfo runs to the last @ of the authority', 'http://svc:P@ssw0rd@internal.example/api/..', 'http://[userinfo not recorded]@internal.example/api/..'],
     ['the same in a scheme-relative target', '//svc:P@ssw0rd@internal.example/api/..', '//[userinfo not recorded]@internal.example/api/..'],
@@ -60,7 +60,7 @@ describe('recordedTarget', () => {
     expect(recordedTarget(`${raw}?q=1`)).toBe(`/${'a'.repeat(ORIGINAL_MAX - 1)}[100 more characters not recorded]?[query not recorded]`);
   });
 
-  // independent review of session 10 (F82): the target was cut at ORIGINAL_MAX before its userinfo was looked for, so
+  // independent review of session 9 (F82): the target was cut at ORIGINAL_MAX before its userinfo was looked for, so
   // the userinfo of a target whose '@' lay past the cut (a long password or key) was recorded up to the cut
   it('a userinfo longer than ORIGINAL_MAX is withheld too, and the cut counts only what is left', () => {
     recordCases(CLASS.canonicaliseUnit, 1);
@@ -147,7 +147,7 @@ describe('the record of a refused target', () => {
     expect(line).not.toContain('S3cretPassw0rd');
   });
 
-  // independent review of session 10 (F82): the userinfo runs to the authority's last '@'
+  // independent review of session 9 (F82): the userinfo runs to the authority's last '@'
   it('an absolute-form target whose password holds an @: path_rejected, the password is not in the record (F82)', async () => {
     recordCases(CLASS.path, 1);
     const { status, rec, line } = await send('http://svc:S3cret@Passw0rd@internal.example/api/v1/tables');

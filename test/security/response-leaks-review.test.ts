@@ -1,4 +1,4 @@
-// Response leaks found by the black-box review of session 10 (DESIGN §6.7): values derived from data that ride along
+// Response leaks found by the black-box review of session 9 (DESIGN §6.7): values derived from data that ride along
 // in metadata answers under a name of their own, through the shipped OpenMetadata profile.
 
 import { createHash } from 'node:crypto';

@@ -74,16 +74,55 @@ function typeProblem(headers: IncomingHttpHeaders): 'not_json' | null {
   return typeof type !== 'string' || !JSON_TYPE_RE.test(type) ? 'not_json' : null;
 }
 
-/** The forwarder's callback: answer the vendor from what the upstream sent, or refuse. Never throws. */
+/**
+ * The forwarder's callback: answer the vendor from what the upstream sent, or refuse. Never throws.
+ *
+ * The upstream answers that arrive in one turn of the event loop are filtered and sent together at its end, in the
+ * order they arrived (an exchange that failed is refused at once), as the requests decided in one turn are forwarded together (app.ts). Measured, that costs less
+ * CPU per request (docs/performance.md, tenth pass): the answers leave the gateway back to back, so a client reading
+ * them is woken once for several instead of once for each, and the filter runs warm, one answer after another. An
+ * answer waits at most for the rest of the turn it arrived in; nothing reaches the vendor sooner than its record.
+ */
 export function createResponseFilter(deps: FilterDeps) {
+  /** request, reply, result, request, reply, result, …: the answers of this turn, not yet filtered */
+  let waiting: (FastifyRequest | FastifyReply | ForwardResult)[] = [];
+  let queued = false;
+  const answerWaiting = (): void => {
+    queued = false;
+    const batch = waiting;
+    waiting = [];
+    for (let i = 0; i < batch.length; i += 3) answer(batch[i] as FastifyRequest, batch[i + 1] as FastifyReply, batch[i + 2] as ForwardResult, deps);
+  };
   return function onUpstreamAnswer(request: FastifyRequest, reply: FastifyReply, result: ForwardResult): void {
-    try {
-      filterResponse(request, reply, result, deps);
-    } catch {
-      // never an unhandled error (it would take the process down): refuse whatever went wrong
-      if (!reply.sent) rejectResponse(request, reply, 'other', deps);
+    // an exchange that failed is refused at once: its record must say what cut it (at shutdown, the gateway), before
+    // the connection's close is taken for the client hanging up
+    if (!result.ok) return answer(request, reply, result, deps);
+    waiting.push(request, reply, result);
+    if (!queued) {
+      queued = true;
+      setImmediate(answerWaiting);
     }
   };
+}
+
+function answer(request: FastifyRequest, reply: FastifyReply, result: ForwardResult, deps: FilterDeps): void {
+  try {
+    filterResponse(request, reply, result, deps);
+  } catch {
+    // never an unhandled error (it would take the process down, and with it the other answers of the turn): refuse
+    // whatever went wrong
+    try {
+      if (!reply.sent) rejectResponse(request, reply, 'other', deps);
+    } catch {
+      // the refusal failed too: the connection is closed rather than left waiting (the onRequestAbort hook records
+      // the request if nothing has)
+      try {
+        reply.raw.destroy();
+      } catch {
+        // nothing more can be done for this answer; the others of the turn still go out
+      }
+    }
+  }
 }
 
 function filterResponse(request: FastifyRequest, reply: FastifyReply, result: ForwardResult, deps: FilterDeps): void {

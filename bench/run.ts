@@ -229,7 +229,15 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
   // slows down or speeds up during a round favours no server by its place in the order
   for (const t of targets) load(t.proc.pid!, `http://127.0.0.1:${t.port}${t.path}`, t.headers, QUICK ? 1 : 2);
   const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
-  for (let r = 0; r < ROUNDS; r++) for (const t of r % 2 === 0 ? targets : [...targets].reverse()) samples.get(t.name)!.push(load(t.proc.pid!, `http://127.0.0.1:${t.port}${t.path}`, t.headers));
+  // Each measured round is preceded by one unmeasured second of the same load: a server that has sat idle while the
+  // others were measured (half a minute in a full run) spends its first second or two warming up again (measured in
+  // 1 s slices: up to twice its steady cost, for the bare proxy as for metagate), and the rounds measure the steady
+  // cost per request under load. --quick skips it.
+  for (let r = 0; r < ROUNDS; r++)
+    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
+      if (!QUICK) load(t.proc.pid!, `http://127.0.0.1:${t.port}${t.path}`, t.headers, 1);
+      samples.get(t.name)!.push(load(t.proc.pid!, `http://127.0.0.1:${t.port}${t.path}`, t.headers));
+    }
 
   const agg = (name: string) => {
     const s = samples.get(name)!;

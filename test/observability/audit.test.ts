@@ -513,28 +513,14 @@ describe('a process that dies right after writing records', () => {
     ['an uncaught exception', `throw new Error('boom');`, 1],
     ['process.exit(3)', `process.exit(3);`, 3],
   ])('%s: every record of the last turn is on disk and the chain verifies', (_d, end, status) => {
-    const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-crash-'));
-    try {
-      const script = join(dir, 'crash.mts');
-      const file = join(dir, 'audit.jsonl');
-      writeFileSync(
-        script,
-        [
-          `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
-          `const trail = new AuditTrail({ destination: ${JSON.stringify(file)} });`,
-          `await new Promise((r) => setTimeout(r, 100));`,
-          `for (let i = 0; i < 50; i++) trail.write({ '@timestamp': new Date().toISOString(), event: { action: 'admin_action' }, i });`,
-          end,
-        ].join('\n'),
-      );
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
-      expect(r.status, r.stderr).toBe(status);
-      const got = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-      expect(got).toHaveLength(50);
-      expect(spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'audit', 'verify', file], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const run = withTrailInChild('crash', [
+      `await new Promise((r) => setTimeout(r, 100));`,
+      `for (let i = 0; i < 50; i++) trail.write({ '@timestamp': new Date().toISOString(), event: { action: 'admin_action' }, i });`,
+      end,
+    ]);
+    expect(run.status, run.stderr).toBe(status);
+    expect(run.lines).toHaveLength(50);
+    expect(run.verifyStatus).toBe(0);
   });
 });
 
@@ -544,35 +530,48 @@ describe('a process that dies right after writing records', () => {
 // the queue) and after it — though write() had said true for each. Before the queue, the caller's write() threw.
 describe('a vendor-request record the quick serialiser cannot write', () => {
   it('does not end the process, and every record of its turn is on disk in order, the chain intact', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'metagate-audit-bad-record-'));
-    try {
-      const script = join(dir, 'bad.mts');
-      const file = join(dir, 'audit.jsonl');
-      writeFileSync(
-        script,
-        [
-          `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
-          `const trail = new AuditTrail({ destination: ${JSON.stringify(file)} });`,
-          `const rec = (i, reasons) => ({ '@timestamp': new Date(0).toISOString(), event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: 'success', duration: 1 }, http: { request: { id: 'req-' + i, method: 'GET' }, response: { status_code: 200 } }, url: { path: '/x' }, source: { ip: '127.0.0.1' }, metagate: { decision: 'allow', reasons, config_hash: 'h' } });`,
-          `const ok = [trail.write(rec(0, [])), trail.write(rec(1, null)), trail.write(rec(2, []))];`,
-          `await new Promise((r) => setImmediate(r));`,
-          `await new Promise((r) => setImmediate(r));`,
-          `process.stdout.write(JSON.stringify({ ok, healthy: trail.healthy }));`,
-          `await trail.close();`,
-        ].join('\n'),
-      );
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
-      expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ ok: [true, true, true], healthy: true });
-      const got = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { http: { request: { id: string } }; chain: { seq: number } });
-      expect(got.map((g) => g.http.request.id)).toEqual(['req-0', 'req-1', 'req-2']);
-      expect(got.map((g) => g.chain.seq)).toEqual([1, 2, 3]);
-      expect(spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'audit', 'verify', file], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const run = withTrailInChild('bad-record', [
+      `const rec = (i, reasons) => ({ '@timestamp': new Date(0).toISOString(), event: { kind: 'event', category: 'web', action: 'vendor_request', outcome: 'success', duration: 1 }, http: { request: { id: 'req-' + i, method: 'GET' }, response: { status_code: 200 } }, url: { path: '/x' }, source: { ip: '127.0.0.1' }, metagate: { decision: 'allow', reasons, config_hash: 'h' } });`,
+      `const ok = [trail.write(rec(0, [])), trail.write(rec(1, null)), trail.write(rec(2, []))];`,
+      `await new Promise((r) => setImmediate(r));`,
+      `await new Promise((r) => setImmediate(r));`,
+      `process.stdout.write(JSON.stringify({ ok, healthy: trail.healthy }));`,
+      `await trail.close();`,
+    ]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ ok: [true, true, true], healthy: true });
+    const got = run.lines.map((l) => JSON.parse(l) as { http: { request: { id: string } }; chain: { seq: number } });
+    expect(got.map((g) => g.http.request.id)).toEqual(['req-0', 'req-1', 'req-2']);
+    expect(got.map((g) => g.chain.seq)).toEqual([1, 2, 3]);
+    expect(run.verifyStatus).toBe(0);
   });
 });
+
+/**
+ * Run `body` in a child process after `const trail = new AuditTrail({ destination: <a new file> })`: its exit status
+ * and output, the lines of the file, and the exit status of `metagate audit verify` on it. The directory is removed.
+ */
+function withTrailInChild(name: string, body: string[]): { status: number | null; stdout: string; stderr: string; lines: string[]; verifyStatus: number | null } {
+  const dir = mkdtempSync(join(tmpdir(), `metagate-audit-${name}-`));
+  try {
+    const script = join(dir, `${name}.mts`);
+    const file = join(dir, 'audit.jsonl');
+    writeFileSync(
+      script,
+      [
+        `const { AuditTrail } = await import(${JSON.stringify(join(ROOT, 'src/observability/audit.ts'))});`,
+        `const trail = new AuditTrail({ destination: ${JSON.stringify(file)} });`,
+        ...body,
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+    const verify = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'audit', 'verify', file], { cwd: ROOT, encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines, verifyStatus: verify.status };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('a process whose audit disk is full', () => {
   // Review finding (session 8): a start that had to close a torn last line on a disk that refused the write threw out

@@ -83,9 +83,11 @@ const ORG_FIELD_PREFIX = 'org:';
 
 /**
  * The checks of every request that arrived in one turn of the event loop, in one script call: one command, one reply
- * and one round trip however many requests there are (under load ≈ 12 a turn). Each request is checked exactly as if
- * it were alone, in arrival order: its counters are incremented before the next one is read, so a batch never lets
- * more through than separate calls would.
+ * and one round trip however many requests there are (under load ≈ 12–40 a turn). Each request is checked exactly as
+ * if it were alone, in arrival order: its increments count before the next one is read, so a batch never lets more
+ * through than separate calls would. What the requests read is read once per call (a revocation, an organisation's
+ * suspension, the windows, a counter) and each counter is written once, after the last request: under load most
+ * requests of a call share a shape, and Redis then does a few commands per call instead of six or more per request.
  *
  * Requests of one turn mostly come from few callers, so their keys are sent once per *shape* (subject, token id,
  * organisation and rate-limit window) and each request names its shape: under load that is two arguments per request
@@ -117,59 +119,117 @@ local per_subject = tonumber(ARGV[2])
 local ceiling = tonumber(ARGV[3])
 local shapes = tonumber(ARGV[5])
 local kill = redis.call('HGET', KEYS[2], '${KILL_SWITCH_FIELD}')
-local windows = nil
+
+-- What the requests of this call read, read once: nothing else runs while the script does, so the second request of
+-- a shape finds what the first found, less what the script itself changed (which the tables below track). Counter
+-- increments are added up here and written after the last request, each counter once.
+local revocations = {} -- key -> raw JSON | false (absent or deleted by this call)
+local expiries = {} -- key -> the revocation's expiresAt | false (none, or unreadable: returned as it is)
+local org_suspensions = {} -- org -> raw JSON | false
+local windows = nil -- the windows hash, decoded: { id, raw, record } per window
+local counts = {} -- counter key -> its value, with this call's increments
+local added, expire_ms, written = {}, {}, {} -- counter key -> increments; -> TTL to set; counter keys in order
+local plain = {} -- shape -> { subject counter key, global counter key, TTL } once nothing can restrict it in this call
+
+local function live_revocation(key, now)
+  local raw = revocations[key]
+  if raw == nil then
+    raw = redis.call('GET', key)
+    revocations[key] = raw
+    local ok, rec = false, nil
+    if raw then ok, rec = pcall(cjson.decode, raw) end
+    -- an unreadable record is returned as it is: the store refuses that request's check
+    if ok and type(rec) == 'table' and type(rec['expiresAt']) == 'number' then expiries[key] = rec['expiresAt'] else expiries[key] = false end
+  end
+  if not raw then return '' end
+  local expires = expiries[key]
+  if expires and expires <= now then
+    redis.call('DEL', key)
+    redis.call('SREM', KEYS[1], key)
+    revocations[key] = false
+    return ''
+  end
+  return raw
+end
+
+local function all_windows()
+  if windows == nil then
+    local list = {}
+    local all = redis.call('HGETALL', KEYS[3])
+    for i = 1, #all, 2 do list[#list + 1] = { all[i], all[i + 1], cjson.decode(all[i + 1]) } end
+    windows = list
+  end
+  return windows
+end
+
+-- a counter INCR could not add to ('1.5', ' 5', '007': tonumber reads them) fails the request here, before any
+-- write; so does one with more than 18 digits, which the increments of one call could take past INCRBY's range
+local function count(key)
+  local v = counts[key]
+  if v ~= nil then return v end
+  local raw = redis.call('GET', key)
+  if not raw then
+    v = 0
+  else
+    local digits = raw
+    if string.sub(raw, 1, 1) == '-' then digits = string.sub(raw, 2) end
+    if not ((raw == '0' or string.match(raw, '^%-?[1-9]%d*$')) and #digits <= 18) then error('counter is not an integer') end
+    v = tonumber(raw)
+  end
+  counts[key] = v
+  return v
+end
+
+local function increment(key, ttl)
+  local v = counts[key] + 1
+  counts[key] = v
+  if added[key] == nil then
+    added[key] = 0
+    written[#written + 1] = key
+  end
+  added[key] = added[key] + 1
+  -- as INCR then PEXPIRE when INCR answered 1 would have
+  if v == 1 then expire_ms[key] = ttl end
+  return v
+end
 
 -- one request of shape s at time now: keys from KEYS[k + 1], the shape's arguments from ARGV[a + 1]. Counters are
--- written last, only when it passes.
+-- incremented last, only when it passes.
 local function check_one(s, now)
   local k, a = 4 + 4 * s, 5 + 4 * s
   if s == nil or now == nil or s < 0 or s >= shapes then error('bad request arguments') end
-  -- an unreadable record is returned as it is: the store refuses that request's check
-  local function live_revocation(key)
-    local raw = redis.call('GET', key)
-    if not raw then return '' end
-    local ok, rec = pcall(cjson.decode, raw)
-    if ok and type(rec) == 'table' and type(rec['expiresAt']) == 'number' and rec['expiresAt'] <= now then
-      redis.call('DEL', key)
-      redis.call('SREM', KEYS[1], key)
-      return ''
-    end
-    return raw
-  end
 
-  local subj = live_revocation(KEYS[k + 1])
+  local subj = live_revocation(KEYS[k + 1], now)
   local tok = ''
-  if ARGV[a + 1] == '1' then tok = live_revocation(KEYS[k + 2]) end
+  if ARGV[a + 1] == '1' then tok = live_revocation(KEYS[k + 2], now) end
 
   local has_org = ARGV[a + 2] == '1'
   local org = ARGV[a + 3]
   local susp = kill
-  if not susp and has_org then susp = redis.call('HGET', KEYS[2], '${ORG_FIELD_PREFIX}' .. org) end
+  if not susp and has_org then
+    susp = org_suspensions[org]
+    if susp == nil then
+      susp = redis.call('HGET', KEYS[2], '${ORG_FIELD_PREFIX}' .. org)
+      org_suspensions[org] = susp
+    end
+  end
   if not susp then susp = '' end
 
   local win = ''
   if susp == '' then
-    if windows == nil then windows = redis.call('HGETALL', KEYS[3]) end
     local best_start, best_id
-    for i = 1, #windows, 2 do
-      local w = cjson.decode(windows[i + 1])
+    for _, entry in ipairs(all_windows()) do
+      local id, raw, w = entry[1], entry[2], entry[3]
       local w_org = w['org']
       if w['start'] <= now and now < w['end'] and (w_org == nil or (has_org and w_org == org)) then
-        if win == '' or w['start'] < best_start or (w['start'] == best_start and windows[i] < best_id) then
-          win, best_start, best_id = windows[i + 1], w['start'], windows[i]
+        if win == '' or w['start'] < best_start or (w['start'] == best_start and id < best_id) then
+          win, best_start, best_id = raw, w['start'], id
         end
       end
     end
   end
 
   local ttl = tonumber(ARGV[a + 4])
-  -- a counter INCR could not add to ('1.5', ' 5': tonumber reads them) fails the request here, before any write
-  local function count(key)
-    local raw = redis.call('GET', key)
-    if not raw then return 0 end
-    if not string.match(raw, '^%-?%d+$') then error('counter is not an integer') end
-    return tonumber(raw)
-  end
   local sc = count(KEYS[k + 3])
   local gc = 0
   if ceiling > 0 then gc = count(KEYS[k + 4]) end
@@ -177,24 +237,48 @@ local function check_one(s, now)
   if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
 
   if decision == 'ok' and subj == '' and tok == '' and susp == '' and win == '' then
-    sc = redis.call('INCR', KEYS[k + 3])
-    if sc == 1 then redis.call('PEXPIRE', KEYS[k + 3], ttl) end
-    if ceiling > 0 then
-      gc = redis.call('INCR', KEYS[k + 4])
-      if gc == 1 then redis.call('PEXPIRE', KEYS[k + 4], ttl) end
-    end
+    sc = increment(KEYS[k + 3], ttl)
+    if ceiling > 0 then gc = increment(KEYS[k + 4], ttl) end
   end
   local restricted = ''
-  if subj ~= '' or tok ~= '' or susp ~= '' or win ~= '' then restricted = cjson.encode({ subj, tok, susp, win }) end
+  if subj ~= '' or tok ~= '' or susp ~= '' or win ~= '' then
+    restricted = cjson.encode({ subj, tok, susp, win })
+  elseif #windows == 0 then
+    -- nothing restricts this shape, and nothing can later in this call: its revocations are absent (or deleted above),
+    -- so are the kill switch and its organisation's suspension, and there is no window that could begin. Its next
+    -- requests need only its counters, read above.
+    plain[s] = { KEYS[k + 3], KEYS[k + 4], ttl }
+  end
   return { decision, sc, gc, restricted }
 end
 
 local base = 5 + 4 * shapes
 for r = 0, (#ARGV - base) / 2 - 1 do
-  -- a request whose state cannot be read (a corrupt counter or window) fails alone, as it would on its own
-  local ok, res = pcall(check_one, tonumber(ARGV[base + 2 * r + 1]), tonumber(ARGV[base + 2 * r + 2]))
-  if not ok then res = { 'error', 0, 0, '' } end
-  for i = 1, 4 do out[#out + 1] = res[i] end
+  local s, now = tonumber(ARGV[base + 2 * r + 1]), tonumber(ARGV[base + 2 * r + 2])
+  local p = nil
+  if s ~= nil and now ~= nil then p = plain[s] end
+  local n = #out
+  if p then
+    -- what check_one does for this shape, less what cannot change: the same decision, the same counting
+    local sc, gc = counts[p[1]], 0
+    if ceiling > 0 then gc = counts[p[2]] end
+    local decision = 'ok'
+    if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
+    if decision == 'ok' then
+      sc = increment(p[1], p[3])
+      if ceiling > 0 then gc = increment(p[2], p[3]) end
+    end
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = decision, sc, gc, ''
+  else
+    -- a request whose state cannot be read (a corrupt counter or window) fails alone, as it would on its own
+    local ok, res = pcall(check_one, s, now)
+    if not ok then res = { 'error', 0, 0, '' } end
+    out[n + 1], out[n + 2], out[n + 3], out[n + 4] = res[1], res[2], res[3], res[4]
+  end
+end
+for _, key in ipairs(written) do
+  redis.call('INCRBY', key, added[key])
+  if expire_ms[key] then redis.call('PEXPIRE', key, expire_ms[key]) end
 end
 return out
 `;

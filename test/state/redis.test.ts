@@ -1,10 +1,12 @@
 // Runs the StateStore contract against a real Redis, then what only Redis has: replicas, one round trip, outages.
 
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore, RedisStore, type RedisStoreOptions } from '../../src/state/redis.js';
-import { StateUnavailableError, type RateLimitPolicy, type Revocation } from '../../src/state/store.js';
+import { MemoryStore } from '../../src/state/memory.js';
+import { StateUnavailableError, type CheckInput, type CheckResult, type RateLimitPolicy, type Revocation, type StateStore } from '../../src/state/store.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { runStoreContract, T0 } from './contract.js';
 
@@ -399,6 +401,147 @@ describe('RedisStore', () => {
       await expect(store.check({ subject: 'mallory', now: T0 })).rejects.toBeInstanceOf(StateUnavailableError);
       expect((await store.check({ subject: 'alice', now: T0 })).subjectRevoked).toBeUndefined();
     });
+
+    // The script reads each record and counter once per call and writes each counter once, after the last request.
+    // Counters INCRBY could not add to must fail in the read, per request: a failing INCRBY at the end would fail the
+    // whole call, every request of the turn with it.
+    it.each([
+      ['007', 'a leading zero'],
+      ['-0', 'minus zero'],
+      ['+5', 'a plus sign'],
+      [' 5', 'a leading space'],
+      ['5 ', 'a trailing space'],
+      ['1e3', 'an exponent'],
+      ['1.5', 'a fraction'],
+      ['1234567890123456789', '19 digits'],
+      ['-1234567890123456789', 'minus and 19 digits'],
+      ['', 'nothing'],
+    ])('a counter holding %j (%s) fails only its own request, and its turn is still counted', async (value) => {
+      const opts = options(POLICY);
+      const store = await open(opts);
+      const index = Math.floor(T0 / POLICY.windowMs);
+      const raw = rawClient();
+      await raw.set(`${opts.keyPrefix}{mg}:rl:${index}:s:mallory`, value);
+      const [a, m, b, a2] = await Promise.allSettled([
+        store.check({ subject: 'alice', now: T0 }),
+        store.check({ subject: 'mallory', now: T0 }),
+        store.check({ subject: 'bob', now: T0 }),
+        store.check({ subject: 'alice', now: T0 + 1 }),
+      ]);
+      expect([a.status, m.status, b.status, a2.status]).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect((m as PromiseRejectedResult).reason).toBeInstanceOf(StateUnavailableError);
+      expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBe('2');
+      expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:bob`)).toBe('1');
+      expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:mallory`)).toBe(value);
+    });
+
+    it.each([
+      ['0', true, '1'],
+      ['-3', true, '-2'],
+      ['99', true, '100'],
+      ['100', false, '100'],
+      ['123456789012345678', false, '123456789012345678'],
+    ])('a counter holding %j is read as a number: allowed %s, then %j', async (value, allowed, after) => {
+      const opts = options(POLICY);
+      const store = await open(opts);
+      const index = Math.floor(T0 / POLICY.windowMs);
+      const raw = rawClient();
+      const key = `${opts.keyPrefix}{mg}:rl:${index}:s:mallory`;
+      await raw.set(key, value);
+      const result = await store.check({ subject: 'mallory', now: T0 });
+      expect(result.rateLimit.allowed).toBe(allowed);
+      expect(await raw.get(key)).toBe(after);
+    });
+
+    it('a counter the call starts gets its TTL from the request that brought it to 1; one that exists keeps its own', async () => {
+      const opts = options({ perSubject: 100, global: 1_000, windowMs: 60_000 });
+      const store = await open(opts);
+      const index = Math.floor(T0 / 60_000);
+      const raw = rawClient();
+      await raw.set(`${opts.keyPrefix}{mg}:rl:${index}:g`, '7', 'PX', 5_000);
+      await Promise.all([store.check({ subject: 'alice', now: T0 + 10_000 }), store.check({ subject: 'alice', now: T0 + 20_000 })]);
+      // the window has 50 s left at T0 + 10 s; a counter lives for the rest of its window plus one window
+      const ttl = await raw.pttl(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`);
+      expect(ttl).toBeGreaterThan(110_000 - 2_000);
+      expect(ttl).toBeLessThanOrEqual(110_000);
+      expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBe('2');
+      expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:g`)).toBe('9');
+      expect(await raw.pttl(`${opts.keyPrefix}{mg}:rl:${index}:g`)).toBeLessThanOrEqual(5_000);
+    });
+
+    it('a revocation that expires during a turn refuses the requests before its expiry and not those after, and is pruned', async () => {
+      const opts = options(POLICY);
+      const store = await open(opts);
+      await store.revoke({ ...revocation('subject', 'alice'), expiresAt: T0 + 5 });
+      const results = await Promise.all([0, 4, 5, 6].map((dt) => store.check({ subject: 'alice', now: T0 + dt })));
+      expect(results.map((r) => r.subjectRevoked?.id ?? null)).toEqual(['alice', 'alice', null, null]);
+      expect(results.map((r) => r.rateLimit.remaining)).toEqual([100, 100, 99, 98]);
+      const raw = rawClient();
+      expect(await raw.exists(`${opts.keyPrefix}{mg}:rev:subject:alice`)).toBe(0);
+      expect(await raw.sismember(`${opts.keyPrefix}{mg}:rev:index`, `${opts.keyPrefix}{mg}:rev:subject:alice`)).toBe(0);
+    });
+
+    it('a window that begins during a turn suspends the requests from its start on, and counts only those before', async () => {
+      const store = await open(options(POLICY));
+      await store.scheduleWindow({ id: 'drill', label: 'drill', start: T0 + 5, end: T0 + 8, reason: 'exercise', by: 'planner', createdAt: T0 - 1_000 });
+      const results = await Promise.all([0, 4, 5, 7, 8, 9].map((dt) => store.check({ subject: 'alice', now: T0 + dt })));
+      expect(results.map((r) => r.suspended?.reason ?? null)).toEqual([null, null, 'exercise', 'exercise', null, null]);
+      expect(results.map((r) => r.rateLimit.remaining)).toEqual([99, 98, 98, 98, 97, 96]);
+    });
+
+    // Differential: the same state and the same checks, one turn on Redis against one by one on the memory store,
+    // must give the same answers and leave the same counters.
+    it('a turn of checks on Redis answers exactly as the memory store does one by one (property)', async () => {
+      const subjects = ['alice', 'bob', 'carol', 'dave'];
+      const jtis = ['j1', 'j2', 'j3'];
+      const orgs = ['acme', 'rogue', 'other'];
+      const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+      const scenario = fc.record({
+        perSubject: fc.integer({ min: 1, max: 6 }),
+        global: fc.oneof(fc.constant(0), fc.integer({ min: 2, max: 14 })),
+        revoked: fc.array(fc.record({ kind: fc.constantFrom<Revocation['kind']>('subject', 'token'), id: fc.constantFrom(...subjects, ...jtis), expiresIn: maybe(fc.integer({ min: 850, max: 1_400 })) }), { maxLength: 3 }),
+        kill: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+        suspended: fc.subarray(orgs, { maxLength: 1 }),
+        // windows and expiries that begin and end among the checks, which run from T0 + 900 ms
+        windows: fc.array(fc.record({ start: fc.integer({ min: 850, max: 1_300 }), length: fc.integer({ min: 1, max: 400 }), org: maybe(fc.constantFrom(...orgs)) }), { maxLength: 3 }),
+        checks: fc.array(fc.record({ subject: fc.constantFrom(...subjects), jti: maybe(fc.constantFrom(...jtis)), org: maybe(fc.constantFrom(...orgs)), dt: fc.integer({ min: 0, max: 40 }) }), { minLength: 1, maxLength: 40 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(scenario, async (sc) => {
+          const policy: RateLimitPolicy = { perSubject: sc.perSubject, global: sc.global, windowMs: 1_000 };
+          const memory = new MemoryStore({ rateLimit: policy });
+          const opts = options(policy);
+          const redis = await open(opts);
+          try {
+            for (const store of [memory, redis] as StateStore[]) {
+              for (const [k, r] of sc.revoked.entries()) {
+                await store.revoke({ ...revocation(r.kind, r.id), createdAt: T0 - 1_000 + k, ...(r.expiresIn === undefined ? {} : { expiresAt: T0 + r.expiresIn }) });
+              }
+              if (sc.kill) await store.suspend({ reason: 'kill', by: 'soc', createdAt: T0 - 1_000 });
+              for (const org of sc.suspended) await store.suspend({ org, reason: `${org} out`, by: 'soc', createdAt: T0 - 1_000 });
+              for (const [k, w] of sc.windows.entries()) {
+                await store.scheduleWindow({ id: `w${k}`, label: `w${k}`, start: T0 + w.start, end: T0 + w.start + w.length, reason: `window ${k}`, by: 'planner', createdAt: T0 - 1_000, ...(w.org === undefined ? {} : { org: w.org }) });
+              }
+            }
+            // arrival order: time never goes back; the checks cross into the next rate-limit window at T0 + 1 s
+            let now = T0 + 900;
+            const inputs: CheckInput[] = sc.checks.map((c) => {
+              now += c.dt;
+              return { subject: c.subject, now, ...(c.jti === undefined ? {} : { jti: c.jti }), ...(c.org === undefined ? {} : { org: c.org }) };
+            });
+            const expected: CheckResult[] = [];
+            for (const input of inputs) expected.push(await memory.check(input));
+            const got = await Promise.all(inputs.map((input) => redis.check(input)));
+            expect(got).toEqual(expected);
+            // the counters left behind, as of the last check (the memory store forgets windows that have ended)
+            for (const subject of subjects) expect(await redis.rateLimitState(subject, now)).toEqual(await memory.rateLimitState(subject, now));
+          } finally {
+            await memory.close();
+          }
+        }),
+        { numRuns: 150 },
+      );
+    }, 60_000);
   });
 
   describe('configuration', () => {

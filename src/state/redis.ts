@@ -193,6 +193,20 @@ local function increment(key, ttl)
   return v
 end
 
+-- the rate-limit decision on the counters as they stand, and the request counted when it passes and nothing else
+-- refuses it (free)
+local function rate_limit(subject_key, global_key, ttl, free)
+  local sc, gc = count(subject_key), 0
+  if ceiling > 0 then gc = count(global_key) end
+  local decision = 'ok'
+  if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
+  if decision == 'ok' and free then
+    sc = increment(subject_key, ttl)
+    if ceiling > 0 then gc = increment(global_key, ttl) end
+  end
+  return decision, sc, gc
+end
+
 -- one request of shape s at time now: keys from KEYS[k + 1], the shape's arguments from ARGV[a + 1]. Counters are
 -- incremented last, only when it passes.
 local function check_one(s, now)
@@ -230,16 +244,7 @@ local function check_one(s, now)
   end
 
   local ttl = tonumber(ARGV[a + 4])
-  local sc = count(KEYS[k + 3])
-  local gc = 0
-  if ceiling > 0 then gc = count(KEYS[k + 4]) end
-  local decision = 'ok'
-  if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
-
-  if decision == 'ok' and subj == '' and tok == '' and susp == '' and win == '' then
-    sc = increment(KEYS[k + 3], ttl)
-    if ceiling > 0 then gc = increment(KEYS[k + 4], ttl) end
-  end
+  local decision, sc, gc = rate_limit(KEYS[k + 3], KEYS[k + 4], ttl, subj == '' and tok == '' and susp == '' and win == '')
   local restricted = ''
   if subj ~= '' or tok ~= '' or susp ~= '' or win ~= '' then
     restricted = cjson.encode({ subj, tok, susp, win })
@@ -259,15 +264,8 @@ for r = 0, (#ARGV - base) / 2 - 1 do
   if s ~= nil and now ~= nil then p = plain[s] end
   local n = #out
   if p then
-    -- what check_one does for this shape, less what cannot change: the same decision, the same counting
-    local sc, gc = counts[p[1]], 0
-    if ceiling > 0 then gc = counts[p[2]] end
-    local decision = 'ok'
-    if sc >= per_subject then decision = 'subject' elseif ceiling > 0 and gc >= ceiling then decision = 'global' end
-    if decision == 'ok' then
-      sc = increment(p[1], p[3])
-      if ceiling > 0 then gc = increment(p[2], p[3]) end
-    end
+    -- what check_one does for this shape, less what cannot change (its counters are read: count cannot fail)
+    local decision, sc, gc = rate_limit(p[1], p[2], p[3], true)
     out[n + 1], out[n + 2], out[n + 3], out[n + 4] = decision, sc, gc, ''
   else
     -- a request whose state cannot be read (a corrupt counter or window) fails alone, as it would on its own

@@ -536,7 +536,8 @@ describe('RedisStore', () => {
             // the counters left behind, as of the last check (the memory store forgets windows that have ended)
             for (const subject of subjects) expect(await redis.rateLimitState(subject, now)).toEqual(await memory.rateLimitState(subject, now));
           } finally {
-            await memory.close();
+            // each run's store is closed with it, not after the last of 150 runs (close is idempotent for afterEach)
+            await Promise.all([memory.close(), redis.close()]);
           }
         }),
         { numRuns: 150 },

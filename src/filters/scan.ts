@@ -33,16 +33,18 @@ export const MAX_SCANNED_KEYS = 64;
 
 // One scan runs at a time (it never yields). Its position and the innermost container live in local variables of a
 // single loop (no recursion, no per-token calls: module-level state costs a memory round trip on every byte); the
-// stacks below are reused from body to body and grow only for deeper nesting or more keys than seen before.
+// stacks below are reused from body to body and grow only for deeper nesting or more keys than seen before. The scan
+// reads them through local copies (a module-level `let` is loaded and checked for its temporal dead zone at every
+// use), taken again after a stack grows.
 /** per open container: `{` or `[`, the key it sits under (its members' parent: start, end; -1 for none), and for an
  *  object where its keys begin on the key stack */
 let kinds = new Uint8Array(64);
 let parentStarts = new Int32Array(64);
 let parentEnds = new Int32Array(64);
 let keyBases = new Int32Array(64);
-/** start and end of the keys of the objects being scanned, outermost first */
-let keyStarts = new Int32Array(256);
-let keyEnds = new Int32Array(256);
+/** start and length of each key of the objects being scanned, outermost first, side by side in one array (the
+ *  duplicate check reads a key's length and, only when it matches, its start) */
+let keyPairs = new Int32Array(512);
 
 function growContainers(): void {
   const size = kinds.length * 2;
@@ -61,13 +63,25 @@ function growContainers(): void {
 }
 
 function growKeys(): void {
-  const s = new Int32Array(keyStarts.length * 2);
-  const e = new Int32Array(keyEnds.length * 2);
-  s.set(keyStarts);
-  e.set(keyEnds);
-  keyStarts = s;
-  keyEnds = e;
+  const p = new Int32Array(keyPairs.length * 2);
+  p.set(keyPairs);
+  keyPairs = p;
 }
+
+// Four bytes at a time (SWAR) through the bytes of strings, which are most of an answer's bytes: a word is skipped
+// whole when none of its bytes ends or escapes the string or is one the scan must look at; otherwise the byte loop
+// takes over at the word's first byte. For each byte x of a 32-bit word w (the borrow of a subtraction can only set a
+// flag above a byte that is already flagged, so "any flag" is exact):
+// - (w - 0x20202020) & ~w has bit 7 of a byte set where x < 0x20 (a control byte);
+// - with t = w ^ 0x22222222 (or ^ 0x5c5c5c5c, ^ 0x7f7f7f7f), (t - 0x01010101) & ~t has it set where x is '"' ('\\',
+//   DEL);
+// - w itself has it set where x >= 0x80 (not ASCII).
+const HIGH_BITS = 0x80808080 | 0;
+const ONES = 0x01010101;
+const CONTROL_LIMIT = 0x20202020;
+const QUOTES = 0x22222222;
+const BACKSLASHES = 0x5c5c5c5c;
+const DELS = 0x7f7f7f7f;
 
 const OPEN_OBJECT = 0x7b;
 const OPEN_ARRAY = 0x5b;
@@ -86,6 +100,12 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
   /** an object was opened or continued with a comma: a key comes next */
   let expectKey = false;
   let c = 0;
+  let kinds_ = kinds;
+  let parentStarts_ = parentStarts;
+  let parentEnds_ = parentEnds;
+  let keyBases_ = keyBases;
+  let keyPairs_ = keyPairs;
+  const words = new DataView(b.buffer, b.byteOffset, n);
   while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
   for (;;) {
     if (expectKey) {
@@ -93,6 +113,15 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
       if (j >= n || b[j] !== 0x22) return false;
       const ks = j + 1;
       let ke = ks;
+      // whole words of printable ASCII other than '"' and '\\'
+      while (ke + 4 <= n) {
+        const w = words.getInt32(ke, true);
+        const q = w ^ QUOTES;
+        const e = w ^ BACKSLASHES;
+        const d = w ^ DELS;
+        if ((((w - CONTROL_LIMIT) & ~w) | ((q - ONES) & ~q) | ((e - ONES) & ~e) | ((d - ONES) & ~d) | w) & HIGH_BITS) break;
+        ke += 4;
+      }
       for (;;) {
         if (ke >= n) return false;
         c = b[ke]!;
@@ -101,20 +130,23 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
         ke++;
       }
       j = ke + 1;
-      const base = keyBases[top - 1]!;
+      const base = keyBases_[top - 1]!;
       if (keyTop - base >= MAX_SCANNED_KEYS) return false;
       const len = ke - ks;
       for (let k = base; k < keyTop; k++) {
-        const s = keyStarts[k]!;
-        if (keyEnds[k]! - s !== len) continue;
+        if (keyPairs_[2 * k + 1] !== len) continue;
+        const s = keyPairs_[2 * k]!;
         let m = 0;
         while (m < len && b[s + m] === b[ks + m]) m++;
         if (m === len) return false;
       }
-      if (denies(b, ks, ke, parentStarts[top - 1]!, parentEnds[top - 1]!)) return false;
-      if (keyTop === keyStarts.length) growKeys();
-      keyStarts[keyTop] = ks;
-      keyEnds[keyTop] = ke;
+      if (denies(b, ks, ke, parentStarts_[top - 1]!, parentEnds_[top - 1]!)) return false;
+      if (2 * keyTop === keyPairs_.length) {
+        growKeys();
+        keyPairs_ = keyPairs;
+      }
+      keyPairs_[2 * keyTop] = ks;
+      keyPairs_[2 * keyTop + 1] = len;
       keyTop++;
       while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
       if (j >= n || b[j] !== 0x3a) return false;
@@ -130,18 +162,24 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
     c = b[j]!;
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (top >= maxDepth) return false;
-      if (top === kinds.length) growContainers();
-      kinds[top] = c;
-      parentStarts[top] = pks;
-      parentEnds[top] = pke;
-      keyBases[top] = keyTop;
+      if (top === kinds_.length) {
+        growContainers();
+        kinds_ = kinds;
+        parentStarts_ = parentStarts;
+        parentEnds_ = parentEnds;
+        keyBases_ = keyBases;
+      }
+      kinds_[top] = c;
+      parentStarts_[top] = pks;
+      parentEnds_[top] = pke;
+      keyBases_[top] = keyTop;
       top++;
       j++;
       while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
-      const empty = j < n && b[j] === (kinds[top - 1] === OPEN_OBJECT ? 0x7d : 0x5d);
+      const empty = j < n && b[j] === (kinds_[top - 1] === OPEN_OBJECT ? 0x7d : 0x5d);
       if (!empty) {
         // an object's first key, or an array's first element (under the array's own key)
-        if (kinds[top - 1] === OPEN_OBJECT) expectKey = true;
+        if (kinds_[top - 1] === OPEN_OBJECT) expectKey = true;
         continue;
       }
       j++;
@@ -150,6 +188,14 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
       // a string: any UTF-8 (checked before), no bare control character, only JSON's escapes
       j++;
       for (;;) {
+        // whole words without '"', '\\' or a control byte
+        while (j + 4 <= n) {
+          const w = words.getInt32(j, true);
+          const q = w ^ QUOTES;
+          const e = w ^ BACKSLASHES;
+          if ((((w - CONTROL_LIMIT) & ~w) | ((q - ONES) & ~q) | ((e - ONES) & ~e)) & HIGH_BITS) break;
+          j += 4;
+        }
         while (j < n) {
           c = b[j]!;
           if (c === 0x22 || c === 0x5c || c < 0x20) break;
@@ -187,9 +233,9 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
       if (top === 0) return j === n;
       if (j >= n) return false;
       c = b[j++]!;
-      if (kinds[top - 1] === OPEN_OBJECT) {
+      if (kinds_[top - 1] === OPEN_OBJECT) {
         if (c === 0x7d) {
-          keyTop = keyBases[top - 1]!;
+          keyTop = keyBases_[top - 1]!;
           top--;
           continue;
         }
@@ -202,8 +248,8 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
         }
         if (c !== 0x2c) return false;
         // the next element, under the array's own key, as in the filter
-        pks = parentStarts[top - 1]!;
-        pke = parentEnds[top - 1]!;
+        pks = parentStarts_[top - 1]!;
+        pke = parentEnds_[top - 1]!;
       }
       while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
       break;

@@ -364,3 +364,97 @@ describe('raw-bytes scan: properties', () => {
     expect(passed).toBeGreaterThan(0);
   });
 });
+
+// ---- the four-bytes-at-a-time path through strings ----
+
+/**
+ * What the scan must answer for an object whose keys and values are written between quotes as they are (no quote of
+ * their own; escapes, control bytes, DEL and non-ASCII are left raw): exactly "JSON.parse reads it, every key is
+ * printable ASCII without an escape, and no key comes twice" — none of the keys generated below is denied.
+ */
+function expectedForRaw(text: string, rawKeys: string[]): boolean {
+  try {
+    JSON.parse(text);
+  } catch {
+    return false;
+  }
+  return rawKeys.every((k) => /^[\x20-\x7e]*$/.test(k) && !k.includes('\\')) && new Set(rawKeys).size === rawKeys.length;
+}
+
+describe('raw-bytes scan: strings read four bytes at a time', () => {
+  /** Characters the word test must stop at or let through, each at every offset of strings of every length to 13. */
+  const SPECIAL: Array<[string, string]> = [
+    ['NUL', '\u0000'],
+    ['a control byte', '\u0001'],
+    ['the last control byte', '\u001f'],
+    ['a raw tab', '\t'],
+    ['a raw newline', '\n'],
+    ['a space', ' '],
+    ['"!"', '!'],
+    ['"#"', '#'],
+    ['"["', '['],
+    ['"]"', ']'],
+    ['"~"', '~'],
+    ['DEL', '\u007f'],
+    ['a two-byte character', 'é'],
+    ['a four-byte character', '😀'],
+    ['an escaped quote', '\\"'],
+    ['an escaped backslash', '\\\\'],
+    ['an escaped newline', '\\n'],
+    ['a \\u escape', '\\u0041'],
+    ['an unknown escape', '\\x'],
+    ['a short \\u escape', '\\u00"'],
+  ];
+  const placements = function* (): Generator<[number, number]> {
+    for (let len = 0; len <= 13; len++) for (let at = 0; at <= len; at++) yield [len, at];
+  };
+
+  it.each(SPECIAL)('a value with %s at every offset: exactly what JSON.parse reads', (_d, ch) => {
+    for (const [len, at] of placements()) {
+      const v = 'v'.repeat(at) + ch + 'v'.repeat(len - at);
+      // inside an object, as the last bytes of the body (the word loop meets the end), and after an odd prefix
+      for (const text of [`{"k":"${v}","z":1}`, `"${v}"`, `["${v}"]`, `[1,"${v}"]`, `{"ab":"${v}"}`]) {
+        expect(unchanged(text), JSON.stringify(text)).toBe(expectedForRaw(text, text.startsWith('{') ? [text.slice(2, text.indexOf('"', 2))] : []));
+      }
+    }
+  });
+
+  it.each(SPECIAL)('a key with %s at every offset: only printable ASCII without escapes passes', (_d, ch) => {
+    for (const [len, at] of placements()) {
+      const k = 'k'.repeat(at) + ch + 'k'.repeat(len - at);
+      for (const text of [`{"${k}":1}`, `[{"a":2,"${k}":"x"}]`, `{"${k}":{}}`]) {
+        const keys = text.startsWith('[') ? ['a', k] : [k];
+        expect(unchanged(text), JSON.stringify(text)).toBe(expectedForRaw(text, keys));
+      }
+    }
+  });
+
+  it('keys longer than a word are compared whole: duplicates, near-duplicates and denied names', () => {
+    expect(unchanged('{"abcdefghij":1,"abcdefghij":2}')).toBe(false);
+    expect(unchanged('{"abcdefghij":1,"abcdefghik":2}')).toBe(true);
+    expect(unchanged('{"abcdefghij":1,"bbcdefghij":2}')).toBe(true);
+    expect(unchanged('{"abcdefgh":1,"abcdefghij":2,"abcdefgh":3}')).toBe(false);
+    expect(unchanged('{"x":1,"sampleData":2}')).toBe(false);
+    expect(unchanged('{"x":1,"SAMPLEDATA":2}')).toBe(false);
+    expect(unchanged('{"x":1,"sampleDatA_":2}')).toBe(true);
+  });
+
+  it('matches the reference on random objects of raw keys and values around the word boundaries', () => {
+    const units = ['a', 'k', ' ', '!', '#', '[', ']', '~', '\u007f', 'é', '😀', '\u0000', '\u001f', '\t', '\n', '\\"', '\\\\', '\\n', '\\/', '\\u0041', '\\u00', '\\x', '\\'];
+    const raw = fc.array(fc.oneof({ arbitrary: fc.constantFrom('a', 'k'), weight: 6 }, { arbitrary: fc.constantFrom(...units), weight: 1 }), { maxLength: 24 }).map((u) => u.join(''));
+    let passed = 0;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(raw, raw), { maxLength: 6 }), fc.constantFrom('', ' ', '[', '[0,'), (entries, prefix) => {
+        const body = `{${entries.map(([k, v]) => `"${k}":"${v}"`).join(',')}}`;
+        const text = `${prefix}${body}${prefix.startsWith('[') ? ']' : ''}`;
+        const expected = expectedForRaw(text, entries.map(([k]) => k));
+        const said = unchanged(text);
+        if (said) passed++;
+        expect(said, JSON.stringify(text)).toBe(expected);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+    recordGenerated(NUM_RUNS);
+    expect(passed).toBeGreaterThan(NUM_RUNS / 20);
+  });
+});

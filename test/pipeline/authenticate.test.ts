@@ -351,6 +351,23 @@ describe('Authenticator.verify — token attacks (frozen clock, local JWKS file)
 
 // ---------------------------------------------------------------- extract()
 
+/** Spellings around a token's `Bearer <token>`: each must be answered the same whether the token is cached or not. */
+const EXTRACT_AROUND = (t: string): Array<[string, number]> => [
+  [`Bearer ${t}`, 1],
+  [`bearer ${t}`, 1],
+  [`BEARER ${t}`, 1],
+  [`Bearer  ${t}`, 1],
+  [`Bearer\t${t}`, 1],
+  [`Bearer ${t} `, 1],
+  [` Bearer ${t}`, 1],
+  [`Bearer ${t}, Bearer ${t}`, 1],
+  [`Bearer ${t}.x.y`, 1],
+  [`Bearer ${t}=`, 1],
+  [`Basic ${t}`, 1],
+  [t, 1],
+  [`Bearer ${t}`, 2],
+];
+
 describe('Authenticator.extract — the Authorization header', () => {
   let auth: Authenticator;
   beforeAll(async () => {
@@ -401,6 +418,19 @@ describe('Authenticator.extract — the Authorization header', () => {
     const r = auth.extract(header, 1);
     expect('detail' in r && r.detail).toBe(detail);
     recordCases(UNIT_CLASS, 1);
+  });
+
+  it('a cached token is taken from "Bearer <token>" without the pattern; every other spelling is judged as before', async () => {
+    const { auth: a } = await authenticator();
+    const t = await craft(HDR, claims(), good);
+    const before = EXTRACT_AROUND(t).map(([header, count]) => a.extract(header, count));
+    expect(await a.verify(t)).toMatchObject({ ok: true, cached: false });
+    expect(a.cacheSize).toBe(1);
+    expect(a.extract(`Bearer ${t}`, 1)).toEqual({ token: t });
+    expect(EXTRACT_AROUND(t).map(([header, count]) => a.extract(header, count))).toEqual(before);
+    // a second Authorization header and an oversized header are refused before the cache is asked
+    expect(a.extract(`Bearer ${t}`, 2)).toMatchObject({ reason: 'token_invalid' });
+    recordCases(UNIT_CLASS, EXTRACT_AROUND(t).length + 2);
   });
 
   it('countAuthorization counts every Authorization header name on the raw request, in any case', () => {

@@ -22,6 +22,7 @@ import { createStore } from './state/factory.js';
 import type { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
 import { checkSovereignty, SovereigntyError } from './sovereignty/guard.js';
+import { holdTickObjectShape } from './node-ticks.js';
 
 export interface StartOptions {
   /** where the runtime came from, for reload (SIGHUP / admin API) */
@@ -84,6 +85,8 @@ function urlOf(app: FastifyInstance<http.Server | https.Server>, tls: boolean): 
 }
 
 export async function startGateway(runtime: Runtime, opts: StartOptions = {}): Promise<RunningGateway> {
+  // before the first request, while Node's own nextTick entries still have the map V8 first recorded for them
+  holdTickObjectShape();
   const cfg = runtime.config;
   const logger = opts.logger ?? createLogger(cfg.log.level);
   await checkSovereignty(runtime);

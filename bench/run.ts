@@ -173,7 +173,12 @@ log: { level: warn }
   const targets: Array<{ name: string; proc: ChildProcess; port: number; path: string; headers: string[] }> = [];
   const tablePath = '/api/v1/tables/c019434d-4146-4bc8-9c53-d0c56cdd7ac9';
   targets.push({ ...bare, path: tablePath, headers: [] });
+  let held: { name: string } | null = null;
   if (!QUICK) {
+    // the same bare proxy with metagate's one Node-level start-up line (src/node-ticks.ts): what that line alone is worth
+    const h = await start('bare proxy + nextTick entry held (metagate\'s start-up line)', ...server('bare-proxy-held', upstreamUrl));
+    targets.push({ ...h, path: tablePath, headers: [] });
+    held = h;
     // what a gateway that buffers and re-serialises costs on this stack before it checks anything
     const floor = await start('floor: Fastify + undici, parse + serialise, no checks', ...server('floor', upstreamUrl));
     targets.push({ ...floor, path: tablePath, headers: [] });
@@ -293,6 +298,15 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
   if (redis) {
     const rA = agg('metagate (Redis store)');
     target('metagate with Redis CPU/req', rA.cpu / bareA.cpu, rA.paired, 1.15);
+  }
+  if (held) {
+    // not the issue's reference (that is the bare proxy as shipped), but the same ratios if it had metagate's line too
+    const hA = agg(held.name);
+    const againstHeld = (label: string, a: { cpu: number; cpuAll: number[] }) =>
+      `${label} ${f(a.cpu / hA.cpu, 2)}× (paired rounds ${f(median(a.cpuAll.map((x, i) => x / hA.cpuAll[i]!)), 2)}×)`;
+    const parts = [againstHeld('memory store', mgA)];
+    if (redis) parts.push(againstHeld('Redis store', agg('metagate (Redis store)')));
+    console.log(`- for comparison, CPU/req against the bare proxy with the nextTick entry held: ${parts.join(', ')}`);
   }
   cleanup();
 }

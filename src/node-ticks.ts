@@ -6,7 +6,7 @@
 // the one map it saw each symbol key added to. Maps are held weakly: when a full garbage collection finds no entry
 // alive (the queue is empty most of the time) the maps die, the next entry builds new ones, and V8 marks that literal
 // megamorphic for good — from then on every nextTick in the process (Node's streams call it several times per
-// request) adds its keys through the runtime, ≈ 3 % of the CPU of a proxy under load. Whether that happens, and when,
+// request) adds its keys through the runtime, ≈ 3–7 % of the CPU of a proxy under load. Whether that happens, and when,
 // depends on where the first few full collections fall: one of several identical processes pays it and the others do
 // not. Holding one real entry keeps its map, and the chain of maps back to the plain object's, alive.
 

@@ -23,14 +23,23 @@ function fullCollections(): void {
   }
 }
 
-const first = holdTickObjectShape();
-const firstRef = first === undefined ? undefined : new WeakRef(first);
-const symbols = first === undefined ? [] : Object.getOwnPropertySymbols(first).map((s) => s.description);
-const keys = first === undefined ? [] : Object.keys(first);
-// nothing here keeps the entry but the module: the test's own reference is weak
-const before = first === undefined ? false : sameMap(await freshTickObject(), first);
+/** the first call, in a frame of its own: afterwards only the module (and a weak reference) can keep the entry */
+async function firstLook(): Promise<{ ref?: WeakRef<object>; symbols: (string | undefined)[]; keys: string[]; before: boolean }> {
+  const first = holdTickObjectShape();
+  if (first === undefined) return { symbols: [], keys: [], before: false };
+  return {
+    ref: new WeakRef(first),
+    symbols: Object.getOwnPropertySymbols(first).map((s) => s.description),
+    keys: Object.keys(first),
+    before: sameMap(await freshTickObject(), first),
+  };
+}
+
+const { ref, symbols, keys, before } = await firstLook();
 fullCollections();
+// cleared by the collections unless the module kept the entry
+const survivor = ref?.deref();
 const again = holdTickObjectShape();
-const retained = firstRef !== undefined && firstRef.deref() === again;
+const retained = survivor !== undefined && survivor === again;
 const after = again === undefined ? false : sameMap(await freshTickObject(), again);
 process.stdout.write(`${JSON.stringify({ symbols, keys, before, retained, after })}\n`);

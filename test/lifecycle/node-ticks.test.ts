@@ -28,7 +28,7 @@ describe('holdTickObjectShape', () => {
     expect(r.symbols).toEqual(expect.arrayContaining(['async_id_symbol', 'trigger_async_id_symbol']));
     expect(r.keys).toEqual(['callback', 'args']);
     expect(r.before).toBe(true);
-    // the module still holds the same object after three full collections in which nothing else referred to it
+    // the module still holds the same object after three full collections in which only a weak reference pointed to it
     expect(r.retained).toBe(true);
     expect(r.after).toBe(true);
   }, 60_000);

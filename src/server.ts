@@ -85,7 +85,8 @@ function urlOf(app: FastifyInstance<http.Server | https.Server>, tls: boolean): 
 }
 
 export async function startGateway(runtime: Runtime, opts: StartOptions = {}): Promise<RunningGateway> {
-  // before the first request, while Node's own nextTick entries still have the map V8 first recorded for them
+  // first, before the first request: the earlier, the likelier that V8 still holds the map it first recorded for Node's
+  // nextTick entries (a full collection during start-up may already have replaced it once; see src/node-ticks.ts)
   holdTickObjectShape();
   const cfg = runtime.config;
   const logger = opts.logger ?? createLogger(cfg.log.level);

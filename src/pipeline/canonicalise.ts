@@ -77,15 +77,23 @@ export function canonicalise(raw: string, limits: CanonicaliseLimits = DEFAULT_C
   if (rawPath.length > limits.maxPathLength) return reject(`path longer than ${limits.maxPathLength} bytes`, 414);
   if (rawQuery.length > limits.maxQueryLength) return reject(`query longer than ${limits.maxQueryLength} bytes`, 414);
 
+  // A segment is taken from the target with one slice per run of characters kept as they are; only a percent-encoding
+  // breaks a run (a string built a character at a time costs an allocation per character). Without any encoding the
+  // canonical path is the target's own path.
   const segments: string[] = [];
+  let encoded = false;
   if (rawPath.length > 1) {
+    /** the segment so far, up to `run`: set only once an encoding was decoded or re-cased in it */
     let seg = '';
+    let run = 1;
     for (let i = 1; i <= rawPath.length; i++) {
       if (i === rawPath.length || rawPath.charCodeAt(i) === 47) {
-        const err = checkSegment(seg);
+        const s = seg === '' ? rawPath.slice(run, i) : seg + rawPath.slice(run, i);
+        const err = checkSegment(s);
         if (err !== null) return reject(err);
-        segments.push(seg);
+        segments.push(s);
         seg = '';
+        run = i + 1;
         continue;
       }
       const c = rawPath.charCodeAt(i);
@@ -97,19 +105,20 @@ export function canonicalise(raw: string, limits: CanonicaliseLimits = DEFAULT_C
         const b = hi * 16 + lo;
         if (b >= 128) return reject('percent-encoded non-ASCII byte in path');
         const cls = PATH_CLASS[b]!;
-        if (cls & SAFE_DECODE) seg += String.fromCharCode(b);
-        else if (cls & KEEP_ENCODED) seg += '%' + HEX[hi] + HEX[lo];
+        if (cls & SAFE_DECODE) seg += rawPath.slice(run, i) + String.fromCharCode(b);
+        else if (cls & KEEP_ENCODED) seg += rawPath.slice(run, i) + '%' + HEX[hi] + HEX[lo];
         else return reject(`percent-encoded ${describeByte(b)} in path`);
+        encoded = true;
         i += 2;
+        run = i + 1;
         continue;
       }
       const cls = PATH_CLASS[c]!;
       if (!(cls & RAW_OK)) return reject(`${describeByte(c)} in path`);
-      seg += rawPath[i];
     }
   }
 
-  const path = segments.length === 0 ? '/' : '/' + segments.join('/');
+  const path = segments.length === 0 ? '/' : encoded ? '/' + segments.join('/') : rawPath;
   const query = new Map<string, string>();
   if (rawQuery.length > 0) {
     const parts = rawQuery.split('&');
@@ -145,7 +154,9 @@ const QUERY_RAW = new Uint8Array(128);
 })();
 
 function decodeQueryValue(raw: string): string | null {
+  // as for the path: one slice per run of characters kept as they are
   let out = '';
+  let run = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
     if (c === 37) {
@@ -154,14 +165,14 @@ function decodeQueryValue(raw: string): string | null {
       if (hi < 0 || lo < 0) return null;
       const b = hi * 16 + lo;
       if (b < 0x20 || b >= 0x7f) return null;
-      out += String.fromCharCode(b);
+      out += raw.slice(run, i) + String.fromCharCode(b);
       i += 2;
+      run = i + 1;
       continue;
     }
     if (c >= 128 || QUERY_RAW[c] !== 1) return null;
-    out += raw[i];
   }
-  return out;
+  return run === 0 ? raw : out + raw.slice(run);
 }
 
 function describeByte(b: number): string {

@@ -1,9 +1,10 @@
 // Stage 1 unit tables: what the canonicaliser refuses (with status and reason) and the canonical form it produces.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalise, encodeQueryValue, DEFAULT_CANONICALISE_LIMITS, type CanonicalResult } from '../../src/pipeline/canonicalise.js';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
-import { CLASS, recordCases } from '../security/summary.js';
+import { CLASS, recordCases, recordGenerated } from '../security/summary.js';
 
 const T = `/api/v1/tables/${DEMO_TABLE_ID}`;
 
@@ -223,6 +224,52 @@ describe('canonicalise: canonical form', () => {
     const b = canonicalise('/x?a=1');
     if (!a.ok || !b.ok) throw new Error('refused');
     expect(a.target.query).not.toBe(b.target.query);
+  });
+});
+
+// The canonical form said another way, with regular expressions over the whole target instead of the character loop:
+// every encoding of an unreserved character, a sub-delim, ':' or '@' decoded, every other accepted one upper-cased,
+// the rest of the path as sent; query values with every encoding decoded. Generated from pieces that reach both the
+// accepted and the refused side.
+const SAFE_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
+const modelPath = (rawPath: string): string =>
+  rawPath.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => {
+    const ch = String.fromCharCode(parseInt(hex, 16));
+    return SAFE_CHARS.test(ch) ? ch : `%${hex.toUpperCase()}`;
+  });
+const modelValue = (raw: string): string => raw.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+describe('canonicalise: the same form as a model of it (generated targets)', () => {
+  const piece = fc.constantFrom('a', 'Z', '9', '.', '-', '~', ':', '@', '/', '%61', '%41', '%2e', '%2E', '%3a', '%7e', '%22', '%3c', '%3C', '%20', '%5b', '%7B', '%2f', '%25', '%c3%a9', '%', '%4', '%zz', ';', ' ', 'é');
+  const valuePiece = fc.constantFrom('a', '1', '.', '-', ':', '/', '?', '=', '%20', '%2B', '%26', '%3d', '%7e', '%7E', '%41', '%00', '%7f', '%', '%g1', '+', ' ');
+  const target = fc.tuple(
+    fc.array(piece, { minLength: 1, maxLength: 14 }),
+    fc.option(fc.array(fc.tuple(fc.constantFrom('a', 'limit', 'fields', 'q.x'), fc.array(valuePiece, { maxLength: 6 })), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+  );
+
+  it('accepted targets have exactly the path, segments and query values of the model (3000 runs)', () => {
+    recordCases(CLASS.canonicaliseUnit, 1);
+    recordGenerated(3000);
+    let accepted = 0;
+    let decoded = 0;
+    fc.assert(
+      fc.property(target, ([path, query]) => {
+        const rawPath = '/' + path.join('');
+        const params = query === undefined ? [] : query.map(([k, v], i) => [`${k}${i}`, v.join('')] as const);
+        const raw = params.length === 0 ? rawPath : `${rawPath}?${params.map(([k, v]) => `${k}=${v}`).join('&')}`;
+        const r = canonicalise(raw);
+        if (!r.ok) return;
+        accepted++;
+        if (rawPath.includes('%')) decoded++;
+        expect(r.target.path).toBe(modelPath(rawPath));
+        expect(r.target.segments).toEqual(rawPath === '/' ? [] : modelPath(rawPath).slice(1).split('/'));
+        expect([...r.target.query]).toEqual(params.map(([k, v]) => [k, modelValue(v)]));
+      }),
+      { numRuns: 3000 },
+    );
+    // both the plain and the decoding paths are reached
+    expect(accepted).toBeGreaterThan(150);
+    expect(decoded).toBeGreaterThan(50);
   });
 });
 

@@ -30,6 +30,9 @@ const FORBIDDEN_HEADER_PARAMS = ['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64', 'zip
 const MAX_NUMERIC_DATE = 253_402_300_799;
 
 interface CacheEntry {
+  /** the whole token as presented: the cache is keyed by its last characters only (cacheKey), so a hit is a hit only
+   *  when this is the same text */
+  raw: string;
   token: VerifiedToken;
   generation: number;
   exp: number; // seconds
@@ -38,6 +41,15 @@ interface CacheEntry {
 }
 
 const deny = (reason: DenyReason, detail: string): AuthResult => ({ ok: false, reason, detail });
+
+/**
+ * The cache's key for a token: its last 32 characters, all of them signature in any JWS this gateway accepts (an ES256
+ * signature alone is 86). Hashing a token of some 500 characters for the lookup cost about a microsecond a request;
+ * the key is only where to look, and an entry counts only for the token text it holds (CacheEntry.raw). Two tokens
+ * with the same last characters take turns in one slot: a miss costs a signature check, never a wrong answer.
+ */
+const CACHE_KEY_CHARS = 32;
+const cacheKey = (token: string): string => (token.length > CACHE_KEY_CHARS ? token.slice(token.length - CACHE_KEY_CHARS) : token);
 
 /**
  * Headers that carry a credential in other deployments (proxies, cloud load balancers, API gateways, DPoP). The gateway
@@ -118,10 +130,9 @@ export class Authenticator {
     if (header.length > this.cfg.maxTokenBytes + 7) return { reason: 'token_invalid', detail: `the token is larger than ${this.cfg.maxTokenBytes} bytes` };
     // a token verified before needs no second look at its shape: the cache holds only tokens whose three segments are
     // canonical, non-empty base64url (precheck, and a signature that verified), exactly what BEARER_RE's group takes.
-    // The same string is looked up again by verifyCached, which reuses the hash V8 keeps on it.
     if (header.startsWith('Bearer ')) {
       const token = header.slice(7);
-      if (this.cache.has(token)) return { token };
+      if (this.cache.get(cacheKey(token))?.raw === token) return { token };
     }
     const m = BEARER_RE.exec(header);
     if (!m) {
@@ -138,17 +149,18 @@ export class Authenticator {
    * in the cache (verify() then checks its signature). Expiry, not-before and maximum age are checked on every hit.
    */
   verifyCached(token: string): AuthResult | null {
-    const hit = this.cache.get(token);
-    if (hit === undefined) return null;
+    const key = cacheKey(token);
+    const hit = this.cache.get(key);
+    if (hit === undefined || hit.raw !== token) return null;
     // verified under a key set that has since changed: verify again from scratch (the key may be gone)
     if (hit.generation !== this.keys.generation) {
-      this.cache.delete(token);
+      this.cache.delete(key);
       return null;
     }
     if (!this.keys.usable()) return deny('keys_unavailable', 'the identity provider\'s signing keys are unavailable or stale');
     const timeProblem = this.checkTimes(hit, this.now() / 1000);
     if (timeProblem) {
-      this.cache.delete(token);
+      this.cache.delete(key);
       return timeProblem;
     }
     return { ok: true, token: hit.token, cached: true };
@@ -188,12 +200,14 @@ export class Authenticator {
     const token_: VerifiedToken = { payload: deepFreeze(payload) as Record<string, unknown>, fingerprint: fingerprintOf(token) };
     if (kid !== undefined) token_.kid = kid;
     if (this.cfg.cacheSize > 0) {
-      if (this.cache.size >= this.cfg.cacheSize) {
+      const key = cacheKey(token);
+      // a token in another token's slot replaces it; otherwise a full cache gives up its oldest entry
+      if (!this.cache.has(key) && this.cache.size >= this.cfg.cacheSize) {
         // drop the oldest insertion (Map keeps insertion order): bounded memory, no scans
         const first = this.cache.keys().next();
         if (!first.done) this.cache.delete(first.value);
       }
-      this.cache.set(token, { token: token_, generation: this.keys.generation, exp: payload.exp, nbf: payload.nbf, iat: payload.iat });
+      this.cache.set(key, { raw: token, token: token_, generation: this.keys.generation, exp: payload.exp, nbf: payload.nbf, iat: payload.iat });
     }
     return { ok: true, token: token_, cached: false };
   }

@@ -505,6 +505,28 @@ describe('Authenticator — verified-token cache', () => {
     expect(await auth.verify(t)).toMatchObject({ ok: true, cached: true });
   });
 
+  // the cache is keyed by a token's last characters (its signature's end): a token that ends the same way is looked up
+  // in the same slot, and only the very text that was verified is served from it
+  it('a token that ends like a cached one (same signature, another payload or header) is verified in full and refused', async () => {
+    const { auth } = await authenticator();
+    const t = await craft(HDR, claims(), good);
+    expect(await auth.verify(t)).toMatchObject({ ok: true, cached: false });
+    const [h, , sig] = t.split('.') as [string, string, string];
+    const payload = Buffer.from(JSON.stringify(claims({ sub: 'someone-else', nationality: 'NLD' }))).toString('base64url');
+    const otherHeader = Buffer.from(JSON.stringify({ ...HDR, kid: 'k2' })).toString('base64url');
+    for (const forged of [`${h}.${payload}.${sig}`, `${otherHeader}.${t.split('.')[1]}.${sig}`, t.replace(/^./, (c) => (c === 'e' ? 'f' : 'e'))]) {
+      expect(forged.slice(-32)).toBe(t.slice(-32));
+      expect(forged).not.toBe(t);
+      // the quick path of extract() takes only the cached text itself; the pattern still takes the forged one
+      expect(auth.extract(`Bearer ${forged}`, 1)).toEqual({ token: forged });
+      expect(auth.verifyCached(forged)).toBeNull();
+      expect((await auth.verify(forged)).ok).toBe(false);
+    }
+    // the verified token is still served from its slot, and nothing else was cached
+    expect(await auth.verify(t)).toMatchObject({ ok: true, cached: true });
+    expect(auth.cacheSize).toBe(1);
+  });
+
   it('refused tokens are never cached', async () => {
     const { auth } = await authenticator();
     for (const t of [await craft(HDR, claims(), evil), await craft({ ...HDR, typ: 'JWT' }, claims(), good), await craft(HDR, claims({ aud: [AUD, 'x'] }), good)]) {

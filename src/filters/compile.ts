@@ -1,7 +1,7 @@
 // Response field filters: a recursive deny-list and a strict allow-list shape, compiled once at config load.
 
 import type { FilterConfig } from '../config/types.js';
-import { unchangedByFilter, type DeniesKey } from './scan.js';
+import { unchangedByFilter, type DeniesKey, type KeyDenial } from './scan.js';
 
 /** Thrown when a response does not have the shape its filter expects; the gateway answers 502 response_rejected. */
 export class FilterRejection extends Error {
@@ -168,6 +168,8 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
     if (d.anywhere !== undefined) return true;
     return pks >= 0 && d.parents !== undefined && d.parents.has(b.toString('latin1', pks, pke).toLowerCase());
   };
+  // the scan reads the quick reject itself and asks deniesKey only about the candidates
+  const denial: KeyDenial = Object.freeze({ candidates: candidate, maxLen, denies: deniesKey });
 
   // Returns the filtered container. An object that loses a key is rebuilt without it rather than `delete`d: delete
   // turns V8 objects into slow dictionaries (and stringify with them); untouched objects are returned as they are.
@@ -227,7 +229,7 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
         return value !== null && typeof value === 'object' ? walk(value, null, removed, 1, maxDepth) : value;
       },
       unchanged(body: Buffer, maxDepth: number): boolean {
-        return unchangedByFilter(body, maxDepth, deniesKey);
+        return unchangedByFilter(body, maxDepth, denial);
       },
     }),
   };

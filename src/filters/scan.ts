@@ -25,6 +25,18 @@
 /** Decides whether the key at b[ks..ke) (plain ASCII) is removed under the parent key at b[pks..pke) (pks < 0: none). */
 export type DeniesKey = (b: Buffer, ks: number, ke: number, pks: number, pke: number) => boolean;
 
+/** The deny filter's decision on keys, as the scan asks for it (compile.ts). */
+export interface KeyDenial {
+  /**
+   * The quick reject, read in the scan's loop: a key of length 1..maxLen can be denied only if
+   * candidates[length * 128 + its first byte] is 1. No other key is ever given to `denies`.
+   */
+  readonly candidates: Uint8Array;
+  readonly maxLen: number;
+  /** the decision on a candidate */
+  readonly denies: DeniesKey;
+}
+
 /** Numbers longer than this go the full way (a double needs at most 24 characters: -1.2345678901234567e-308). */
 export const MAX_NUMBER_CHARS = 64;
 
@@ -42,6 +54,12 @@ let kinds = new Uint8Array(64);
 let parentStarts = new Int32Array(64);
 let parentEnds = new Int32Array(64);
 let keyBases = new Int32Array(64);
+/**
+ * per open object, two words of 32 bits: bit (h & 63) is set once a key with the hash h below was seen in it. A key
+ * whose bit is clear cannot repeat one before it (equal keys have equal hashes), so the duplicate check compares it
+ * with the keys before it only when its bit is set
+ */
+let keyBlooms = new Int32Array(128);
 /** start and length of each key of the objects being scanned, outermost first, side by side in one array (the
  *  duplicate check reads a key's length and, only when it matches, its start) */
 let keyPairs = new Int32Array(512);
@@ -52,14 +70,17 @@ function growContainers(): void {
   const ps = new Int32Array(size);
   const pe = new Int32Array(size);
   const kb = new Int32Array(size);
+  const bl = new Int32Array(2 * size);
   k.set(kinds);
   ps.set(parentStarts);
   pe.set(parentEnds);
   kb.set(keyBases);
+  bl.set(keyBlooms);
   kinds = k;
   parentStarts = ps;
   parentEnds = pe;
   keyBases = kb;
+  keyBlooms = bl;
 }
 
 function growKeys(): void {
@@ -87,7 +108,7 @@ const OPEN_OBJECT = 0x7b;
 const OPEN_ARRAY = 0x5b;
 
 /** Whether `body` can be sent as it is: the filter would remove nothing and re-serialising would change no value. */
-export function unchangedByFilter(body: Buffer, maxDepth: number, denies: DeniesKey): boolean {
+export function unchangedByFilter(body: Buffer, maxDepth: number, denial: KeyDenial): boolean {
   const b = body;
   const n = b.length;
   let j = 0;
@@ -104,7 +125,9 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
   let parentStarts_ = parentStarts;
   let parentEnds_ = parentEnds;
   let keyBases_ = keyBases;
+  let keyBlooms_ = keyBlooms;
   let keyPairs_ = keyPairs;
+  const { candidates, maxLen, denies } = denial;
   const words = new DataView(b.buffer, b.byteOffset, n);
   while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;
   for (;;) {
@@ -133,14 +156,21 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
       const base = keyBases_[top - 1]!;
       if (keyTop - base >= MAX_SCANNED_KEYS) return false;
       const len = ke - ks;
-      for (let k = base; k < keyTop; k++) {
-        if (keyPairs_[2 * k + 1] !== len) continue;
-        const s = keyPairs_[2 * k]!;
-        let m = 0;
-        while (m < len && b[s + m] === b[ks + m]) m++;
-        if (m === len) return false;
+      // the key's hash for the duplicate check: its length, first and last byte (for "" the quotes around it)
+      const h = (len + (b[ks]! << 1) + b[ke - 1]! * 7) & 63;
+      const slot = 2 * (top - 1) + (h >>> 5);
+      const bit = 1 << (h & 31);
+      if ((keyBlooms_[slot]! & bit) !== 0) {
+        for (let k = base; k < keyTop; k++) {
+          if (keyPairs_[2 * k + 1] !== len) continue;
+          const s = keyPairs_[2 * k]!;
+          let m = 0;
+          while (m < len && b[s + m] === b[ks + m]) m++;
+          if (m === len) return false;
+        }
       }
-      if (denies(b, ks, ke, parentStarts_[top - 1]!, parentEnds_[top - 1]!)) return false;
+      keyBlooms_[slot] = keyBlooms_[slot]! | bit;
+      if (len !== 0 && len <= maxLen && candidates[len * 128 + b[ks]!] === 1 && denies(b, ks, ke, parentStarts_[top - 1]!, parentEnds_[top - 1]!)) return false;
       if (2 * keyTop === keyPairs_.length) {
         growKeys();
         keyPairs_ = keyPairs;
@@ -168,11 +198,14 @@ export function unchangedByFilter(body: Buffer, maxDepth: number, denies: Denies
         parentStarts_ = parentStarts;
         parentEnds_ = parentEnds;
         keyBases_ = keyBases;
+        keyBlooms_ = keyBlooms;
       }
       kinds_[top] = c;
       parentStarts_[top] = pks;
       parentEnds_[top] = pke;
       keyBases_[top] = keyTop;
+      keyBlooms_[2 * top] = 0;
+      keyBlooms_[2 * top + 1] = 0;
       top++;
       j++;
       while (j < n && ((c = b[j]!) === 0x20 || c === 0x0a || c === 0x0d || c === 0x09)) j++;

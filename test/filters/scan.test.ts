@@ -173,6 +173,19 @@ describe('raw-bytes scan: what goes the full way', () => {
     expect(unchanged('{"a":1,"b":{"c":2}}')).toBe(true);
   });
 
+  // the duplicate check compares a key with the ones before it only when a key with its hash (length, first and last
+  // byte) was seen in the same object: keys that all share one hash take the full comparison every time
+  it('a duplicate is found among keys that share the quick check\'s hash, and keys that only share it pass', () => {
+    const same = Array.from({ length: 40 }, (_, k) => `a${String(k).padStart(2, '0')}z`);
+    expect(unchanged(`{${same.map((k, i) => `"${k}":${i}`).join(',')}}`)).toBe(true);
+    for (const dup of [same[0]!, same[20]!, same[39]!]) expect(unchanged(`{${same.map((k, i) => `"${k}":${i}`).join(',')},"${dup}":1}`), dup).toBe(false);
+    // the hash bits of an inner object are its own, and an outer object's are intact after it
+    expect(unchanged(`{"a00z":{${same.map((k, i) => `"${k}":${i}`).join(',')}},"a01z":1}`)).toBe(true);
+    expect(unchanged(`{"a00z":{"a01z":1},"a02z":2,"a00z":3}`)).toBe(false);
+    expect(unchanged('{"":1,"x":{"":2},"":3}')).toBe(false);
+    expect(unchanged('{"":1,"x":{"":2}}')).toBe(true);
+  });
+
   it('keys of enclosing objects do not count as duplicates of nested ones, and the key stack is restored', () => {
     expect(unchanged('{"a":{"a":{"a":1}},"b":[{"a":1,"b":2}],"c":3}')).toBe(true);
     expect(unchanged('{"a":{"b":1},"b":2}')).toBe(true);

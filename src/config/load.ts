@@ -9,7 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { compileFilter, type CompiledFilter } from '../filters/compile.js';
 import { BUILTIN_FILTERS } from '../filters/builtin.js';
-import { compileOrigins, type HiddenOrigin } from '../filters/origins.js';
+import { compileOrigins, type HiddenOrigins } from '../filters/origins.js';
 import { compileRoutes, type RouteTable } from '../pipeline/match.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/claims.js';
 import { isKnownAlpha2 } from '../policy/nationality.js';
@@ -32,7 +32,7 @@ export interface Runtime {
   readonly policy: CompiledPolicy;
   readonly filters: ReadonlyMap<string, CompiledFilter>;
   /** the upstream's origin and upstream.hiddenOrigins: removed from every allowed answer */
-  readonly hiddenOrigins: readonly HiddenOrigin[];
+  readonly hiddenOrigins: HiddenOrigins;
   readonly secrets: Readonly<{ upstreamCredential?: string; adminTokens: ReadonlyArray<{ name: string; secret: string }>; redisPassword?: string }>;
   readonly allowedRanges: readonly Cidr[];
   /** short SHA-256 of the effective configuration, for metrics and audit */
@@ -452,7 +452,7 @@ export function buildRuntime(input: unknown, opts: LoadOptions = {}): Runtime {
     routes: table,
     policy: compilePolicy(config.policy),
     filters,
-    hiddenOrigins: Object.freeze(compileOrigins(config.upstream.url, config.upstream.hiddenOrigins)),
+    hiddenOrigins: compileOrigins(config.upstream.url, config.upstream.hiddenOrigins),
     secrets: Object.freeze(secrets),
     allowedRanges: Object.freeze(allowedRanges),
     hash,

@@ -8,26 +8,36 @@ const BACKSLASH = 0x5c;
 export interface HiddenOrigin {
   bytes: Buffer;
   port: boolean;
-  /** written with JSON's escaped slashes (`http:\/\/om`): only a body holding a backslash can contain it */
-  escaped: boolean;
 }
+
+/** The origins to hide, longest first, and what each of them starts with (the one search of an answer). */
+export interface HiddenOrigins {
+  readonly list: readonly HiddenOrigin[];
+  /** "http": every origin is http or https, written plain or with JSON's escaped slashes */
+  readonly needle: Buffer;
+}
+
+const NEEDLE = Buffer.from('http', 'latin1');
 
 /**
  * The origins to hide: the upstream's own, then the configured ones (upstream.hiddenOrigins), each also with its
  * scheme's default port written out (`http://om` and `http://om:80`) and each also as JSON may write it with escaped
- * slashes (`http:\/\/om`), longest first so that a longer form is removed whole before a shorter one could match its
- * start.
+ * slashes (`http:\/\/om`), longest first so that where a longer form stands it is removed before a shorter one could
+ * match its start.
  */
-export function compileOrigins(upstreamUrl: string, extra: readonly string[]): readonly HiddenOrigin[] {
+export function compileOrigins(upstreamUrl: string, extra: readonly string[]): HiddenOrigins {
   const all = new Set<string>();
   for (const o of [new URL(upstreamUrl).origin, ...extra]) {
     const u = new URL(o);
+    // the configuration check allows only http and https origins; the search below relies on it
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`not an http or https origin: ${o}`);
     for (const form of u.port === '' ? [o, `${o}:${u.protocol === 'https:' ? 443 : 80}`] : [o]) {
       all.add(form);
       all.add(form.replaceAll('/', '\\/'));
     }
   }
-  return [...all].sort((a, b) => b.length - a.length).map((o) => ({ bytes: Buffer.from(o, 'latin1'), port: /:\d+$/.test(o), escaped: o.includes('\\') }));
+  const list = [...all].sort((a, b) => b.length - a.length).map((o) => ({ bytes: Buffer.from(o, 'latin1'), port: /:\d+$/.test(o) }));
+  return Object.freeze({ list: Object.freeze(list), needle: NEEDLE });
 }
 
 /** A byte that can continue a host name: after one, the origin is the start of another address. */
@@ -42,6 +52,31 @@ function continues(origin: HiddenOrigin, b: Buffer, end: number): boolean {
   return origin.port ? isDigit(b[end]) : continuesHost(b[end]) && !(b[end] === 0x2e && !continuesHost(b[end + 1]));
 }
 
+/** Whether `o` stands at b[at] (its first four bytes, "http", are known to). */
+function startsAt(b: Buffer, o: Buffer, at: number): boolean {
+  const n = o.length;
+  if (at + n > b.length) return false;
+  for (let i = 4; i < n; i++) if (b[at + i] !== o[i]) return false;
+  return true;
+}
+
+/**
+ * Where the address to remove at b[at] ends: the first origin (longest first) that stands there and ends where an
+ * address ends — with the port written after a port-less origin, which goes with it — or -1 when none does.
+ */
+function removableEnd(b: Buffer, list: readonly HiddenOrigin[], at: number): number {
+  for (let k = 0; k < list.length; k++) {
+    const origin = list[k]!;
+    const o = origin.bytes;
+    if (!startsAt(b, o, at)) continue;
+    let end = at + o.length;
+    // a port after a port-less origin is part of the same host's address: it goes with it
+    if (!origin.port && b[end] === 0x3a && isDigit(b[end + 1])) for (end += 2; isDigit(b[end]); end++);
+    if (end > at + o.length || !continues(origin, b, end)) return end;
+  }
+  return -1;
+}
+
 /**
  * `body` with every origin that ends where an address ends removed: before a path (`/`, or `\/` as JSON may escape
  * it) the origin goes — `"http://platform:8585/api/v1/x"` becomes `"/api/v1/x"`, a path on the gateway — and before
@@ -51,65 +86,51 @@ function continues(origin: HiddenOrigin, b: Buffer, end: number): boolean {
  * origin (`http://platform:8080`) is removed with it. An origin holds no quote or control character, and a backslash
  * only as the escape of a slash (the config check), so the answer stays the JSON it was.
  *
- * One pass per origin, linear in the body. A removal can join the bytes around it into an origin again
- * (`http:/http://p:1/p:1/x`): then the answer cannot be made clean by removing, and null is returned — the caller
- * refuses it — rather than removing again and again. An origin spelled with other escapes (`http\u003a//…`) or in
- * another letter case is not found.
+ * One pass over the body, linear in it: every place "http" stands is looked at once, and at each the longest origin
+ * that can be removed there goes. A removal can make an origin stand where one did not (`http:/http://p:1/p:1/x`:
+ * the bytes before and after it join into one): then the answer cannot be made clean by removing, and null is
+ * returned — the caller refuses it — rather than removing again and again. An origin spelled with other escapes
+ * (`http\u003a//…`) or in another letter case is not found.
+ *
+ * Why only the places where "http" stood can hold such an origin afterwards: every origin starts with "http"; the byte
+ * after each removal is a slash (the path's own, or one put in) or the backslash of an escaped one, and "http" holds
+ * neither, so no "http" spans a removal; and "http" does not overlap itself, so the pass saw every one in the body.
+ * What a removal can change is what follows an "http" that stayed, so those are looked at again once the pass is done.
  *
  * `body` is changed in place and a view of its first bytes returned (`body` itself when no origin is in it): it must
  * be the gateway's own copy of the answer, which the forwarder's buffers are.
  */
-export function hideOrigins(body: Buffer, origins: readonly HiddenOrigin[]): Buffer | null {
-  let out = body;
-  let removed = false;
-  // removing only takes bytes out and puts slashes in: a body without a backslash never holds an escaped form, before or
-  // after, so those searches (each a pass over the whole body) are skipped
-  const escapes = body.indexOf(BACKSLASH) !== -1;
-  for (const origin of origins) {
-    if (origin.escaped && !escapes) continue;
-    const r = hideOne(out, origin);
-    if (r !== out) {
-      out = r;
-      removed = true;
-    }
-  }
-  if (removed) for (const origin of origins) if ((escapes || !origin.escaped) && endsAt(out, origin)) return null;
-  return out;
-}
-
-/** Whether an origin still stands in `b` where an address ends (after the removals: one they put together). */
-function endsAt(b: Buffer, origin: HiddenOrigin): boolean {
-  const o = origin.bytes;
-  for (let at = b.indexOf(o); at !== -1; at = b.indexOf(o, at + o.length)) if (!continues(origin, b, at + o.length)) return true;
-  return false;
-}
-
-/** One pass for one origin, moving the kept pieces down with one native copy each. */
-function hideOne(b: Buffer, origin: HiddenOrigin): Buffer {
-  const o = origin.bytes;
-  let at = b.indexOf(o);
+export function hideOrigins(body: Buffer, origins: HiddenOrigins): Buffer | null {
+  const b = body;
+  const { list, needle } = origins;
+  let at = b.indexOf(needle);
   if (at === -1) return b;
   /** where the kept bytes are written (-1: nothing removed yet) and where the next kept piece starts */
   let w = -1;
   let r = 0;
+  /** where each "http" that stayed is in the answer as sent, once the bytes before it have moved down */
+  let kept: number[] | undefined;
   while (at !== -1) {
-    let end = at + o.length;
-    // a port after a port-less origin is part of the same host's address: it goes with it
-    if (!origin.port && b[end] === 0x3a && isDigit(b[end + 1])) for (end += 2; isDigit(b[end]); end++);
-    const next = b[end];
-    if (end > at + o.length || !continues(origin, b, end)) {
-      if (w === -1) w = at;
-      else {
-        b.copyWithin(w, r, at);
-        w += at - r;
-      }
-      // before a path the path stays; before anything else the origin stands for the root
-      if (next !== SLASH && !(next === BACKSLASH && b[end + 1] === SLASH)) b[w++] = SLASH;
-      r = end;
+    const end = removableEnd(b, list, at);
+    if (end === -1) {
+      (kept ??= []).push(w === -1 ? at : w + (at - r));
+      at = b.indexOf(needle, at + 4);
+      continue;
     }
-    at = b.indexOf(o, end);
+    if (w === -1) w = at;
+    else {
+      b.copyWithin(w, r, at);
+      w += at - r;
+    }
+    // before a path the path stays; before anything else the origin stands for the root
+    const next = b[end];
+    if (next !== SLASH && !(next === BACKSLASH && b[end + 1] === SLASH)) b[w++] = SLASH;
+    r = end;
+    at = b.indexOf(needle, end);
   }
   if (w === -1) return b;
   b.copyWithin(w, r, b.length);
-  return b.subarray(0, w + b.length - r);
+  const out = b.subarray(0, w + b.length - r);
+  if (kept !== undefined) for (const k of kept) if (removableEnd(out, list, k) !== -1) return null;
+  return out;
 }

@@ -9,7 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { compileFilter, type CompiledFilter } from '../filters/compile.js';
 import { BUILTIN_FILTERS } from '../filters/builtin.js';
-import { compileOrigins, type HiddenOrigins } from '../filters/origins.js';
+import { compileOrigins, type HiddenOrigin } from '../filters/origins.js';
 import { compileRoutes, type RouteTable } from '../pipeline/match.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/claims.js';
 import { isKnownAlpha2 } from '../policy/nationality.js';
@@ -32,7 +32,7 @@ export interface Runtime {
   readonly policy: CompiledPolicy;
   readonly filters: ReadonlyMap<string, CompiledFilter>;
   /** the upstream's origin and upstream.hiddenOrigins: removed from every allowed answer */
-  readonly hiddenOrigins: HiddenOrigins;
+  readonly hiddenOrigins: readonly HiddenOrigin[];
   readonly secrets: Readonly<{ upstreamCredential?: string; adminTokens: ReadonlyArray<{ name: string; secret: string }>; redisPassword?: string }>;
   readonly allowedRanges: readonly Cidr[];
   /** short SHA-256 of the effective configuration, for metrics and audit */

@@ -161,14 +161,12 @@ function compileDeny(name: string, fields: string[]): { filter?: CompiledFilter;
   // The same decision on raw bytes, for the scan: the key and its parent are plain ASCII there (the scan sends any
   // other key the full way), so the byte length is the string length and latin1 decoding gives JSON.parse's string.
   const deniesKey: DeniesKey = (b, ks, ke, pks, pke) => {
-    const len = ke - ks;
-    if (len === 0 || len > maxLen || candidate[len * 128 + b[ks]!] !== 1) return false;
     const d = denied.get(b.toString('latin1', ks, ke).toLowerCase());
     if (d === undefined) return false;
     if (d.anywhere !== undefined) return true;
     return pks >= 0 && d.parents !== undefined && d.parents.has(b.toString('latin1', pks, pke).toLowerCase());
   };
-  // the scan reads the quick reject itself and asks deniesKey only about the candidates
+  // the scan reads the quick reject (the same table as lookup above) and asks deniesKey only about the candidates
   const denial: KeyDenial = Object.freeze({ candidates: candidate, maxLen, denies: deniesKey });
 
   // Returns the filtered container. An object that loses a key is rebuilt without it rather than `delete`d: delete

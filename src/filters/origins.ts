@@ -10,13 +10,7 @@ export interface HiddenOrigin {
   port: boolean;
 }
 
-/** The origins to hide, longest first, and what each of them starts with (the one search of an answer). */
-export interface HiddenOrigins {
-  readonly list: readonly HiddenOrigin[];
-  /** "http": every origin is http or https, written plain or with JSON's escaped slashes */
-  readonly needle: Buffer;
-}
-
+/** Every origin to hide starts with these bytes (it is http or https, written plain or with JSON's escaped slashes). */
 const NEEDLE = Buffer.from('http', 'latin1');
 
 /**
@@ -25,7 +19,7 @@ const NEEDLE = Buffer.from('http', 'latin1');
  * slashes (`http:\/\/om`), longest first so that where a longer form stands it is removed before a shorter one could
  * match its start.
  */
-export function compileOrigins(upstreamUrl: string, extra: readonly string[]): HiddenOrigins {
+export function compileOrigins(upstreamUrl: string, extra: readonly string[]): readonly HiddenOrigin[] {
   const all = new Set<string>();
   for (const o of [new URL(upstreamUrl).origin, ...extra]) {
     const u = new URL(o);
@@ -36,8 +30,7 @@ export function compileOrigins(upstreamUrl: string, extra: readonly string[]): H
       all.add(form.replaceAll('/', '\\/'));
     }
   }
-  const list = [...all].sort((a, b) => b.length - a.length).map((o) => ({ bytes: Buffer.from(o, 'latin1'), port: /:\d+$/.test(o) }));
-  return Object.freeze({ list: Object.freeze(list), needle: NEEDLE });
+  return Object.freeze([...all].sort((a, b) => b.length - a.length).map((o) => ({ bytes: Buffer.from(o, 'latin1'), port: /:\d+$/.test(o) })));
 }
 
 /** A byte that can continue a host name: after one, the origin is the start of another address. */
@@ -52,11 +45,11 @@ function continues(origin: HiddenOrigin, b: Buffer, end: number): boolean {
   return origin.port ? isDigit(b[end]) : continuesHost(b[end]) && !(b[end] === 0x2e && !continuesHost(b[end + 1]));
 }
 
-/** Whether `o` stands at b[at] (its first four bytes, "http", are known to). */
+/** Whether `o` stands at b[at], where NEEDLE is known to stand. */
 function startsAt(b: Buffer, o: Buffer, at: number): boolean {
   const n = o.length;
   if (at + n > b.length) return false;
-  for (let i = 4; i < n; i++) if (b[at + i] !== o[i]) return false;
+  for (let i = NEEDLE.length; i < n; i++) if (b[at + i] !== o[i]) return false;
   return true;
 }
 
@@ -100,10 +93,9 @@ function removableEnd(b: Buffer, list: readonly HiddenOrigin[], at: number): num
  * `body` is changed in place and a view of its first bytes returned (`body` itself when no origin is in it): it must
  * be the gateway's own copy of the answer, which the forwarder's buffers are.
  */
-export function hideOrigins(body: Buffer, origins: HiddenOrigins): Buffer | null {
+export function hideOrigins(body: Buffer, list: readonly HiddenOrigin[]): Buffer | null {
   const b = body;
-  const { list, needle } = origins;
-  let at = b.indexOf(needle);
+  let at = b.indexOf(NEEDLE);
   if (at === -1) return b;
   /** where the kept bytes are written (-1: nothing removed yet) and where the next kept piece starts */
   let w = -1;
@@ -114,7 +106,7 @@ export function hideOrigins(body: Buffer, origins: HiddenOrigins): Buffer | null
     const end = removableEnd(b, list, at);
     if (end === -1) {
       (kept ??= []).push(w === -1 ? at : w + (at - r));
-      at = b.indexOf(needle, at + 4);
+      at = b.indexOf(NEEDLE, at + NEEDLE.length);
       continue;
     }
     if (w === -1) w = at;
@@ -126,7 +118,7 @@ export function hideOrigins(body: Buffer, origins: HiddenOrigins): Buffer | null
     const next = b[end];
     if (next !== SLASH && !(next === BACKSLASH && b[end + 1] === SLASH)) b[w++] = SLASH;
     r = end;
-    at = b.indexOf(needle, end);
+    at = b.indexOf(NEEDLE, end);
   }
   if (w === -1) return b;
   b.copyWithin(w, r, b.length);

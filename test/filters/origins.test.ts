@@ -13,12 +13,12 @@ const run = (text: string) => hideOrigins(Buffer.from(text), origins)?.toString(
 
 describe('hideOrigins', () => {
   it('compiles the upstream origin (from its URL) and the configured ones, once each', () => {
-    expect(origins.list.map((o) => o.bytes.toString())).toEqual([ALIAS.replaceAll('/', '\\/'), ALIAS, UP.replaceAll('/', '\\/'), UP]); // longest first
-    expect(compileOrigins(`${UP}/`, [UP]).list.map((o) => o.bytes.toString())).toEqual([UP.replaceAll('/', '\\/'), UP]);
+    expect(origins.map((o) => o.bytes.toString())).toEqual([ALIAS.replaceAll('/', '\\/'), ALIAS, UP.replaceAll('/', '\\/'), UP]); // longest first
+    expect(compileOrigins(`${UP}/`, [UP]).map((o) => o.bytes.toString())).toEqual([UP.replaceAll('/', '\\/'), UP]);
   });
 
   it('writes the default port out as well, and removes the longer form first', () => {
-    const plain = compileOrigins('http://om.internal/', ['https://om.example']).list.map((o) => o.bytes.toString()).filter((o) => !o.includes('\\'));
+    const plain = compileOrigins('http://om.internal/', ['https://om.example']).map((o) => o.bytes.toString()).filter((o) => !o.includes('\\'));
     expect(plain).toEqual(['https://om.example:443', 'http://om.internal:80', 'http://om.internal', 'https://om.example']);
     expect(hideOrigins(Buffer.from('{"a":"http://om.internal:80/x","b":"http://om.internal/y"}'), compileOrigins('http://om.internal/', []))?.toString()).toBe('{"a":"/x","b":"/y"}');
   });
@@ -72,7 +72,7 @@ describe('hideOrigins', () => {
     const hostChar = (c: string | undefined) => c !== undefined && /^[0-9A-Za-z._~-]$/.test(c);
     const digit = (c: string | undefined) => c !== undefined && /^[0-9]$/.test(c);
     const model = (compiled: ReturnType<typeof compileOrigins>, text: string): string | null => {
-      const forms = compiled.list.map((o) => ({ text: o.bytes.toString('latin1'), port: o.port }));
+      const forms = compiled.map((o) => ({ text: o.bytes.toString('latin1'), port: o.port }));
       const endAt = (t: string, i: number): number => {
         for (const f of forms) {
           if (!t.startsWith(f.text, i)) continue;

@@ -34,16 +34,17 @@ export class AppendFile extends EventEmitter {
   }
 
   /**
-   * Append `text` in full (a short write, as when a disk fills up, is continued until it fails). Emits 'write' with
-   * the bytes written, or 'error' — and returns false — when the file could not take them.
+   * Append `data` in full (a short write, as when a disk fills up, is continued until it fails). Emits 'write' with
+   * the bytes written, or 'error' — and returns false — when the file could not take them. The trail hands over its
+   * batch already encoded (audit.ts); text is encoded here.
    */
-  write(text: string): boolean {
+  write(data: string | Buffer): boolean {
     if (this.destroyed) throw new Error('the audit destination was closed');
     // the open failed: its error is already reported, and the trail writes nothing more
     if (this.fd < 0) return false;
     try {
       // encoded once: measuring the text's UTF-8 length first would read all of it once more
-      const bytes = Buffer.from(text, 'utf8');
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       const total = bytes.length;
       let n = 0;
       while (n < total) n += writeSync(this.fd, bytes, n, total - n);

@@ -345,11 +345,16 @@ function abandon(stream: FileStream): void {
 const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 /**
  * Records handed to a file or stdout are gathered into one batch per turn of the event loop and handed to the
- * destination at the end of that turn (or as soon as this many characters are waiting). A file appends the batch at
+ * destination at the end of that turn (or as soon as this many bytes are waiting). A file appends the batch at
  * once, with one synchronous write (append-file.ts); stdout's sonic-boom writes it at once or right after its current
  * write. Per record, either would cost more than the record's serialiser and hash together.
  */
 export const BATCH_BYTES = 16 * 1024;
+/** The batch's memory: room for a full batch and its last record; a batch that grew past MAX_KEPT is not kept. */
+const BATCH_BUFFER_BYTES = 64 * 1024;
+const MAX_KEPT_BATCH_BYTES = 1024 * 1024;
+/** A line's bytes besides its text, at most: the hash prefix (64 + 2 + 16) or the chain fields (≈ 190). */
+const LINE_OVERHEAD = 256;
 /** …or as soon as this many vendor-request records are waiting to be linked (≈ 1 KB each). */
 export const BATCH_RECORDS = 16;
 
@@ -381,8 +386,12 @@ export class AuditTrail {
   readonly resumedFrom: string | null;
   /** whether the end-of-turn hand-over of the batch is scheduled */
   private handOverQueued = false;
-  /** lines linked into the chain and not yet handed to the file destination (one batch) */
-  private batch = '';
+  /**
+   * lines linked into the chain and not yet handed to the destination (one batch), as UTF-8: bytes[0, used). The file
+   * destination appends them before write() returns, so the same memory holds every turn's batch
+   */
+  private bytes = Buffer.allocUnsafe(BATCH_BUFFER_BYTES);
+  private used = 0;
   /** vendor-request records written in this turn and not yet linked into the chain (they follow the batch) */
   private queued: RequestAuditRecord[] = [];
   private readonly ref = new WeakRef(this);
@@ -465,12 +474,42 @@ export class AuditTrail {
     this.onWriteError?.(err);
   }
 
-  /** The record's line: its JSON text without the closing brace, then the chain fields and the brace. */
-  private link(body: string): string {
-    const seq = ++this.seq;
-    const h = chainHash(this.prev, seq, body);
-    const out = `${body}${CHAIN_MARKER}"seq":${seq},"prev":"${this.prev}","hash":"${h}"}}\n`;
+  /**
+   * Link one record into the chain and add its line to the batch: its JSON text without the closing brace, then the
+   * chain fields and the brace. The text is encoded once, straight into the batch's bytes: the hash input
+   * (`prev\nseq\n` and the text, as chainHash hashes it) is written there, hashed, and the text moved down over the
+   * prefix. Hashing the text and encoding the batch again as strings walked every record's pieces twice (fifteenth
+   * and sixteenth passes, docs/performance.md). Nothing changes until the line is complete.
+   */
+  private link(body: string): void {
+    const seq = this.seq + 1;
+    const prev = this.prev;
+    // room for the prefix (≤ 64 + 18 bytes), the text (≤ 3 bytes per UTF-16 unit) and the chain fields (≤ 190)
+    const need = LINE_OVERHEAD + 3 * body.length;
+    if (this.bytes.length - this.used < need) this.grow(need);
+    const b = this.bytes;
+    const at = this.used;
+    const pre = b.write(`${prev}\n${seq}\n`, at, 'latin1');
+    const n = b.write(body, at + pre, 'utf8');
+    const h = hash('sha256', b.subarray(at, at + pre + n), 'hex');
+    b.copyWithin(at, at + pre, at + pre + n);
+    this.used = at + n + b.write(`${CHAIN_MARKER}"seq":${seq},"prev":"${prev}","hash":"${h}"}}\n`, at + n, 'latin1');
+    this.seq = seq;
     this.prev = h;
+  }
+
+  /** Make room for `need` more bytes in the batch, keeping what it holds. */
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(2 * this.bytes.length, this.used + need));
+    this.bytes.copy(next, 0, 0, this.used);
+    this.bytes = next;
+  }
+
+  /** The batch's bytes, and an empty batch after them (a batch that grew past its usual size gives the memory back). */
+  private takeBatch(): Buffer {
+    const out = this.bytes.subarray(0, this.used);
+    this.used = 0;
+    if (this.bytes.length > MAX_KEPT_BATCH_BYTES) this.bytes = Buffer.allocUnsafe(BATCH_BUFFER_BYTES);
     return out;
   }
 
@@ -498,9 +537,7 @@ export class AuditTrail {
     const q = this.queued;
     if (q.length === 0) return;
     this.queued = [];
-    let text = this.batch;
-    for (let i = 0; i < q.length; i++) text += this.link(queuedRecordOpen(q[i]!));
-    this.batch = text;
+    for (let i = 0; i < q.length; i++) this.link(queuedRecordOpen(q[i]!));
   }
 
   /** Hand one record to the destination; false when it was dropped because the trail has failed or is closed. */
@@ -516,7 +553,8 @@ export class AuditTrail {
     // the vendor-request shape gets its own serialiser; anything else (admin actions) the generic one
     const vendor = (record.event as { action?: unknown } | undefined)?.action === 'vendor_request';
     if (!this.file) {
-      this.stream.write(this.link(vendor ? requestRecordOpen(record as RequestAuditRecord) : JSON.stringify(record).slice(0, -1)));
+      this.link(vendor ? requestRecordOpen(record as RequestAuditRecord) : JSON.stringify(record).slice(0, -1));
+      this.stream.write(this.takeBatch().toString('utf8'));
       return true;
     }
     if (vendor) this.queued.push(record as RequestAuditRecord);
@@ -524,10 +562,9 @@ export class AuditTrail {
       // serialised now: the generic serialiser can fail (the caller learns it), and the chain keeps the order of writes
       const open = JSON.stringify(record).slice(0, -1);
       this.linkQueued();
-      this.batch += this.link(open);
+      this.link(open);
     }
-    // string length counts UTF-16 units, not bytes: close enough to decide when a batch is full
-    if (this.queued.length >= BATCH_RECORDS || this.batch.length >= BATCH_BYTES) return this.handOver();
+    if (this.queued.length >= BATCH_RECORDS || this.used >= BATCH_BYTES) return this.handOver();
     if (!this.handOverQueued) {
       this.handOverQueued = true;
       setImmediate(this.writeBatch);
@@ -553,12 +590,16 @@ export class AuditTrail {
    */
   private handOver(): boolean {
     this.linkQueued();
-    const text = this.batch;
-    if (text === '') return this.failed === null;
-    this.batch = '';
+    if (this.used === 0) return this.failed === null;
+    const bytes = this.takeBatch();
     try {
-      if (!(this.file instanceof AppendFile)) this.pending += Buffer.byteLength(text);
-      this.file!.write(text);
+      // an asynchronous destination (stdout, a pipe) keeps what it is given past this turn: it gets a string of its
+      // own, as before; a file appends the bytes before write() returns
+      if (this.file instanceof AppendFile) this.file.write(bytes);
+      else {
+        this.pending += bytes.length;
+        this.file!.write(bytes.toString('utf8'));
+      }
       // a file reports a failed append before write() returns
       return this.failed === null;
     } catch (err) {
@@ -580,9 +621,10 @@ export class AuditTrail {
     if (!file || this.failed !== null || this.closed) return;
     try {
       this.linkQueued();
-      if (this.batch !== '') {
-        file.write(this.batch);
-        this.batch = '';
+      if (this.used !== 0) {
+        const bytes = this.takeBatch();
+        if (file instanceof AppendFile) file.write(bytes);
+        else file.write(bytes.toString('utf8'));
       }
       if (file.fd >= 0) file.flushSync();
     } catch {

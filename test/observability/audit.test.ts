@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { buildRuntime } from '../../src/config/load.js';
 import { DEMO_TABLE_FQN, DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { DEMO_SET_COOKIE } from '../../src/demo/platform.js';
-import { AuditTrail, BATCH_RECORDS, GENESIS, type RequestAuditRecord } from '../../src/observability/audit.js';
+import { AuditTrail, BATCH_RECORDS, CHAIN_MARKER, GENESIS, chainHash, type RequestAuditRecord } from '../../src/observability/audit.js';
 import { verifyAuditFiles } from '../../src/observability/audit-verify.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startGateway } from '../../src/server.js';
@@ -335,6 +335,60 @@ describe('audit trail file handling', () => {
       expect((await verifyAuditFiles([file])).ok).toBe(true);
     } finally {
       await trail.close();
+    }
+  });
+
+  // The batch is encoded once into bytes the trail keeps from turn to turn, the hash read from the same bytes (sixteenth
+  // session). Every line must still be the record's JSON text and chain fields whose hash is chainHash over the text as
+  // a string: for multi-byte text, lone surrogates, records larger than the batch's memory, batches that grow it and
+  // the batches after them, and for a stream destination as for a file.
+  test('each line is the record text and its chainHash, for any text and any size of record or batch', async () => {
+    const file = join(dir, 'encoded.jsonl');
+    const chunks: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk.toString('utf8'));
+        cb();
+      },
+    });
+    const texts = ['plain', 'é ü ß', '中文路径', 'emoji 😀 pair', 'lone \ud800 high', 'lone \udc00 low', 'quote " and \\ and \u0001', '中'.repeat(40_000), 'x'.repeat(70_000)];
+    const records: RequestAuditRecord[] = [];
+    for (let i = 0; i < 60; i++) {
+      const r = denyRecord(i);
+      r.url.path = `/p/${texts[i % texts.length]!}/${i}`;
+      if (i % 7 === 3) r.metagate.detail = texts[(i + 3) % texts.length]!;
+      records.push(r);
+    }
+    const admin = { '@timestamp': new Date(0).toISOString(), event: { kind: 'event' as const, category: 'configuration' as const, action: 'revoke', outcome: 'success' as const }, user: { name: 'op 中 😀' }, source: { ip: '127.0.0.1' }, metagate: { admin: { subject: 'ß\ud800' }, config_hash: 'test' } };
+    for (const destination of [file, sink]) {
+      const trail = new AuditTrail({ destination });
+      try {
+        // turns of 1, 2, 3, … records, an admin record in some of them
+        let at = 0;
+        for (let turn = 1; at < records.length; turn++) {
+          for (let k = 0; k < turn && at < records.length; k++) expect(trail.write(records[at++]!)).toBe(true);
+          if (turn % 3 === 0) expect(trail.write(admin)).toBe(true);
+          await new Promise((r) => setImmediate(r));
+        }
+      } finally {
+        await trail.close();
+      }
+      const out = typeof destination === 'string' ? lines(destination) : chunks.join('').split('\n').filter((l) => l.length > 0);
+      expect(out.length).toBeGreaterThan(records.length);
+      let prev = GENESIS;
+      let vendor = 0;
+      out.forEach((line, i) => {
+        const at = line.lastIndexOf(CHAIN_MARKER);
+        const text = line.slice(0, at);
+        expect(line.slice(at)).toBe(`${CHAIN_MARKER}"seq":${i + 1},"prev":"${prev}","hash":"${chainHash(prev, i + 1, text)}"}}`);
+        prev = chainHash(prev, i + 1, text);
+        const parsed = JSON.parse(line) as { event: { action: string } };
+        if (parsed.event.action !== 'vendor_request') return;
+        // the text is the record's own JSON, lone surrogates written as escapes
+        expect(`${text}}`).toBe(JSON.stringify(records[vendor++]));
+      });
+      expect(vendor).toBe(records.length);
+      if (typeof destination === 'string') expect((await verifyAuditFiles([destination])).ok).toBe(true);
     }
   });
 

@@ -251,6 +251,65 @@ describe('RedisStore', () => {
       expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBeNull();
     });
 
+    // The script answers each request with one value (sixteenth session): its count when it passed with nothing
+    // restricting it, else [decision, count, restrictions]. Whatever else a reply holds refuses that request alone, and a
+    // reply with the wrong number of values refuses the whole turn. The values are handed to the store as ioredis
+    // decodes a reply; a real Redis cannot be made to send these.
+    it('each request is read from its own reply value, strictly: anything but the two shapes refuses it alone', async () => {
+      const store = await open(options(POLICY));
+      type Pending = { input: CheckInput; index: number; resetMs: number; resolve: (r: CheckResult) => void; reject: (e: unknown) => void };
+      const settle = (batch: Pending[], reply: unknown) => (store as unknown as { settleChecks(b: Pending[], r: unknown, fresh: string): void }).settleChecks(batch, reply, 'lost:test');
+      const revoked = JSON.stringify({ kind: 'subject', id: 'alice', reason: 'gone', by: 'soc', createdAt: T0 });
+      const cases: [string, unknown, 'allowed' | 'limited' | 'revoked' | 'refused'][] = [
+        ['a count', 3, 'allowed'],
+        ['a count of 0', 0, 'allowed'],
+        ['ok, spelled out', ['ok', 2, ''], 'allowed'],
+        ['over the subject limit', ['subject', 100, ''], 'limited'],
+        ['over the global ceiling', ['global', 7, ''], 'limited'],
+        ['a revocation', ['ok', 0, JSON.stringify([revoked, '', '', ''])], 'revoked'],
+        ['a fraction', 1.5, 'refused'],
+        ['not a number', Number.NaN, 'refused'],
+        ['beyond 2^53', 2 ** 60, 'refused'],
+        ['a count as text', '3', 'refused'],
+        ['a bare decision', 'ok', 'refused'],
+        ['nothing', null, 'refused'],
+        ['an empty array', [], 'refused'],
+        ['two values', ['ok', 2], 'refused'],
+        ['four values (the old shape)', ['ok', 2, 2, ''], 'refused'],
+        ['a fourth value after a whole answer', ['ok', 2, '', ''], 'refused'],
+        ['the script could not read the state', ['error', 0, ''], 'refused'],
+        ['an unknown decision', ['maybe', 1, ''], 'refused'],
+        ['restrictions that are not JSON', ['ok', 1, 'not json'], 'refused'],
+      ];
+      const results = await Promise.allSettled(
+        cases.map(
+          ([, value]) =>
+            new Promise<CheckResult>((resolve, reject) => {
+              settle([{ input: { subject: 'alice', now: T0 }, index: 0, resetMs: 60_000, resolve, reject }], [0, value]);
+            }),
+        ),
+      );
+      const got = results.map((r, i) => {
+        if (r.status === 'rejected') return [cases[i]![0], r.reason instanceof StateUnavailableError ? 'refused' : `threw ${String(r.reason)}`];
+        const v = r.value;
+        return [cases[i]![0], v.subjectRevoked ? 'revoked' : v.rateLimit.allowed ? 'allowed' : 'limited'];
+      });
+      expect(got).toEqual(cases.map(([name, , want]) => [name, want]));
+
+      // a turn of three: each request is read from its own value, and one bad value refuses only its request
+      const turn = (reply: (n: number) => unknown[]) => {
+        const batch: Pending[] = [];
+        const promises = [0, 1, 2].map((i) => new Promise<CheckResult>((resolve, reject) => batch.push({ input: { subject: `s${i}`, now: T0 }, index: 0, resetMs: 60_000, resolve, reject })));
+        settle(batch, reply(batch.length));
+        return Promise.allSettled(promises).then((rs) => rs.map((r) => (r.status === 'fulfilled' ? r.value.rateLimit.allowed : r.reason instanceof StateUnavailableError ? 'refused' : 'threw')));
+      };
+      expect(await turn(() => [0, 4, 'bad', ['subject', 100, '']])).toEqual([true, 'refused', false]);
+      // a reply with a value too many or too few refuses every request of the turn
+      expect(await turn((n) => [0, ...Array.from({ length: n - 1 }, () => 1)])).toEqual(['refused', 'refused', 'refused']);
+      expect(await turn((n) => [0, ...Array.from({ length: n + 1 }, () => 1)])).toEqual(['refused', 'refused', 'refused']);
+      expect(await turn(() => 'not an array' as unknown as unknown[])).toEqual(['refused', 'refused', 'refused']);
+    });
+
     it('a check whose time a Date cannot hold does not take the other checks of its turn with it', async () => {
       const store = await open(options(POLICY));
       const [far, near] = await Promise.allSettled([store.check({ subject: 'alice', now: 9e15 }), store.check({ subject: 'bob', now: T0 })]);

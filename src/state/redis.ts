@@ -206,7 +206,7 @@ local function rate_limit(subject_key, global_key, ttl, free)
     sc = increment(subject_key, ttl)
     if ceiling > 0 then gc = increment(global_key, ttl) end
   end
-  return decision, sc, gc
+  return decision, sc
 end
 
 -- one request of shape s at time now: keys from KEYS[k + 1], the shape's arguments from ARGV[a + 1]. Counters are
@@ -246,7 +246,7 @@ local function check_one(s, now)
   end
 
   local ttl = tonumber(ARGV[a + 4])
-  local decision, sc, gc = rate_limit(KEYS[k + 3], KEYS[k + 4], ttl, subj == '' and tok == '' and susp == '' and win == '')
+  local decision, sc = rate_limit(KEYS[k + 3], KEYS[k + 4], ttl, subj == '' and tok == '' and susp == '' and win == '')
   local restricted = ''
   if subj ~= '' or tok ~= '' or susp ~= '' or win ~= '' then
     restricted = cjson.encode({ subj, tok, susp, win })
@@ -644,8 +644,8 @@ export class RedisStore implements StateStore {
   private checkResult(value: unknown, resetMs: number): CheckResult {
     if (typeof value === 'number') {
       // a count the script wrote for a request it let through (INCRBY's integer: a counter set below zero by hand is
-      // counted up from there, as a lone INCR would)
-      if (!Number.isSafeInteger(value)) throw new StateUnavailableError('redis check returned an unexpected reply');
+      // counted up from there, as a lone INCR would; one of 18 digits is read as the nearest double, as before)
+      if (!Number.isInteger(value)) throw new StateUnavailableError('redis check returned an unexpected reply');
       return { rateLimit: rateLimitOutcome(this.policy, 'ok', value, resetMs) };
     }
     if (!Array.isArray(value) || value.length !== 3) throw new StateUnavailableError('redis check returned an unexpected reply');
@@ -654,8 +654,10 @@ export class RedisStore implements StateStore {
     if (decision !== 'ok' && decision !== 'subject' && decision !== 'global') {
       throw new StateUnavailableError('redis check returned an unexpected reply');
     }
+    const count: unknown = value[1];
+    if (!Number.isInteger(count)) throw new StateUnavailableError('redis check returned an unexpected reply');
     const result: CheckResult = {
-      rateLimit: rateLimitOutcome(this.policy, decision satisfies RateLimitDecision, Number(value[1]), resetMs),
+      rateLimit: rateLimitOutcome(this.policy, decision satisfies RateLimitDecision, count as number, resetMs),
     };
     const restricted: unknown = value[2];
     if (restricted === '') return result;

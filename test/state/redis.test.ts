@@ -251,8 +251,8 @@ describe('RedisStore', () => {
       expect(await raw.get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBeNull();
     });
 
-    // The script answers each request with one value (sixteenth session): its count when it passed with nothing
-    // restricting it, else [decision, count, restrictions]. Whatever else a reply holds refuses that request alone, and a
+    // The script answers each request with one value (sixteenth session): its count (an integer) when it passed with
+    // nothing restricting it, else [decision, count, restrictions]. Whatever else a reply holds refuses that request alone, and a
     // reply with the wrong number of values refuses the whole turn. The values are handed to the store as ioredis
     // decodes a reply; a real Redis cannot be made to send these.
     it('each request is read from its own reply value, strictly: anything but the two shapes refuses it alone', async () => {
@@ -269,7 +269,7 @@ describe('RedisStore', () => {
         ['a revocation', ['ok', 0, JSON.stringify([revoked, '', '', ''])], 'revoked'],
         ['a fraction', 1.5, 'refused'],
         ['not a number', Number.NaN, 'refused'],
-        ['beyond 2^53', 2 ** 60, 'refused'],
+        ['not finite', Number.POSITIVE_INFINITY, 'refused'],
         ['a count as text', '3', 'refused'],
         ['a bare decision', 'ok', 'refused'],
         ['nothing', null, 'refused'],
@@ -279,6 +279,7 @@ describe('RedisStore', () => {
         ['a fourth value after a whole answer', ['ok', 2, '', ''], 'refused'],
         ['the script could not read the state', ['error', 0, ''], 'refused'],
         ['an unknown decision', ['maybe', 1, ''], 'refused'],
+        ['a count that is not an integer', ['subject', '100', ''], 'refused'],
         ['restrictions that are not JSON', ['ok', 1, 'not json'], 'refused'],
       ];
       const results = await Promise.allSettled(

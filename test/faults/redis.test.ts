@@ -44,14 +44,24 @@ async function trafficMix(h: Harness): Promise<Mix[]> {
 }
 
 /** Bounded concurrent traffic: `workers` loops, each request stamped, until `stop()` or `max` requests. */
-async function drive(l: Ledger, mix: Mix[], stop: () => boolean, workers = 6, max = 4_000): Promise<Array<Outcome & { mix: Mix }>> {
+/**
+ * Traffic from `workers` clients until stop(), each starting at most one request every PACE_MS, so that it lasts
+ * through every phase of a test: unpaced, a fast machine answered the 503s of the down phase so quickly that the
+ * old cap of 4,000 requests was reached before Redis came back, and nothing was left to show the recovery. `max` is
+ * only a safety net (≈ 3× what the longest test sends at that pace).
+ */
+const PACE_MS = 4;
+async function drive(l: Ledger, mix: Mix[], stop: () => boolean, workers = 6, max = 20_000): Promise<Array<Outcome & { mix: Mix }>> {
   const out: Array<Outcome & { mix: Mix }> = [];
   let i = 0;
   await Promise.all(
     Array.from({ length: workers }, async () => {
       while (!stop() && out.length < max) {
         const m = mix[i++ % mix.length]!;
+        const started = performance.now();
         out.push({ ...(await l.get(m.path, m.token, { timeoutMs: 10_000 })), mix: m });
+        const left = PACE_MS - (performance.now() - started);
+        if (left > 0) await sleep(left);
       }
     }),
   );

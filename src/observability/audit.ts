@@ -185,9 +185,14 @@ export function isoNow(): string {
   return isoAt(Date.now());
 }
 
+/** What a record's hash input holds before its text: the previous hash and the sequence number, each on a line. */
+export function chainPrefix(prev: string, seq: number): string {
+  return `${prev}\n${seq}\n`;
+}
+
 /** Hash of one record: sha256 over the previous hash, the sequence number and the record's text. */
 export function chainHash(prev: string, seq: number, body: string): string {
-  return hash('sha256', `${prev}\n${seq}\n${body}`, 'hex');
+  return hash('sha256', `${chainPrefix(prev, seq)}${body}`, 'hex');
 }
 
 const TAIL_BYTES = 256 * 1024;
@@ -477,7 +482,7 @@ export class AuditTrail {
   /**
    * Link one record into the chain and add its line to the batch: its JSON text without the closing brace, then the
    * chain fields and the brace. The text is encoded once, straight into the batch's bytes: the hash input
-   * (`prev\nseq\n` and the text, as chainHash hashes it) is written there, hashed, and the text moved down over the
+   * (chainPrefix and the text, as chainHash hashes it) is written there, hashed, and the text moved down over the
    * prefix. Hashing the text and encoding the batch again as strings walked every record's pieces twice (fifteenth
    * and sixteenth passes, docs/performance.md). Nothing changes until the line is complete.
    */
@@ -489,7 +494,7 @@ export class AuditTrail {
     if (this.bytes.length - this.used < need) this.grow(need);
     const b = this.bytes;
     const at = this.used;
-    const pre = b.write(`${prev}\n${seq}\n`, at, 'latin1');
+    const pre = b.write(chainPrefix(prev, seq), at, 'latin1');
     const n = b.write(body, at + pre, 'utf8');
     const h = hash('sha256', b.subarray(at, at + pre + n), 'hex');
     b.copyWithin(at, at + pre, at + pre + n);
@@ -591,21 +596,26 @@ export class AuditTrail {
   private handOver(): boolean {
     this.linkQueued();
     if (this.used === 0) return this.failed === null;
-    const bytes = this.takeBatch();
     try {
-      // an asynchronous destination (stdout, a pipe) keeps what it is given past this turn: it gets a string of its
-      // own, as before; a file appends the bytes before write() returns
-      if (this.file instanceof AppendFile) this.file.write(bytes);
-      else {
-        this.pending += bytes.length;
-        this.file!.write(bytes.toString('utf8'));
-      }
+      this.deliver(this.file!, this.takeBatch());
       // a file reports a failed append before write() returns
       return this.failed === null;
     } catch (err) {
       // a destination destroyed without reporting an error (ended from outside): nothing more reaches it
       this.fail(err instanceof Error ? err : new Error(String(err)));
       return false;
+    }
+  }
+
+  /**
+   * Give the batch's bytes to the destination: a file appends them before write() returns; an asynchronous destination
+   * (stdout, a pipe) keeps what it is given past this turn, so it gets a string of its own.
+   */
+  private deliver(file: FileStream, bytes: Buffer): void {
+    if (file instanceof AppendFile) file.write(bytes);
+    else {
+      this.pending += bytes.length;
+      file.write(bytes.toString('utf8'));
     }
   }
 
@@ -621,11 +631,7 @@ export class AuditTrail {
     if (!file || this.failed !== null || this.closed) return;
     try {
       this.linkQueued();
-      if (this.used !== 0) {
-        const bytes = this.takeBatch();
-        if (file instanceof AppendFile) file.write(bytes);
-        else file.write(bytes.toString('utf8'));
-      }
+      if (this.used !== 0) this.deliver(file, this.takeBatch());
       if (file.fd >= 0) file.flushSync();
     } catch {
       // the process is exiting: nothing more can be done

@@ -359,15 +359,23 @@ describe('answers their clients never read', () => {
   // 'close', so it stayed counted for good and its subject — then everyone — was refused from then on.
   it('answers pipelined on a connection the client drops are given back; the subject is served again', async () => {
     const tok = await g.token('geheim');
+    const abandonedBefore = await metric('metagate_answers_abandoned_total');
     const s = net.connect(g.vendorPort, '127.0.0.1');
     s.on('error', () => undefined);
     const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${tok}\r\n\r\n`;
     s.write(get(HUGE_PATH) + get(TABLE) + get(TABLE) + get(TABLE));
     s.pause();
-    await pollUntil(() => metric('metagate_unread_answers'), (n) => n >= 2, 10_000);
+    await pollUntil(() => metric('metagate_unread_answers'), (n) => n >= 2, 10_000).catch((err: Error) => {
+      // seen once in CI (the gauge stayed at 0), not reproduced since: say what the gateway answered
+      const answered = g.audit.requestRecords().slice(-4).map((r) => `${r.url.path} ${r.http.response.status_code} ${r.metagate.reasons.join(',') || 'allow'} ${r.metagate.detail ?? ''}`);
+      throw new Error(`${err.message}; the last records: ${JSON.stringify(answered)}`);
+    });
     s.destroy();
-    // given back when the connection goes, not only at the deadline (SEND_TIMEOUT_MS after they were handed over)
-    await pollUntil(() => metric('metagate_unread_answers'), (n) => n === 0, 600, 25);
+    // given back because the connection went, not at the deadline (SEND_TIMEOUT_MS after they were handed over): an
+    // answer the deadline gives back is counted abandoned. (This read a 600 ms bound once; on a loaded host the
+    // gateway, still filtering the 24 MB answer, took longer than that to see the close.)
+    await pollUntil(() => metric('metagate_unread_answers'), (n) => n === 0, SEND_TIMEOUT_MS + 10_000, 25);
+    expect(await metric('metagate_answers_abandoned_total')).toBe(abandonedBefore);
     expect(await metric('metagate_unread_answer_bytes')).toBe(0);
     const l = new Ledger(g.audit, g.vendorUrl);
     expect((await l.get(TABLE, tok)).status).toBe(200);

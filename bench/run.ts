@@ -119,7 +119,7 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const spread = (xs: number[]) => (xs.length > 1 ? `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}` : '');
+const spread = (xs: number[], digits = 0) => (xs.length > 1 ? `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}` : '');
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 
 async function main(): Promise<void> {
@@ -260,11 +260,10 @@ http { access_log off; upstream up { server 127.0.0.1:${upstream.port}; keepaliv
   console.log('\n## Same load, ≈2.8 KB JSON table responses (medians over rounds; spreads = min–max over rounds)\n');
   console.log('| server | req/s | p50 ms | p99 ms | p99 spread | CPU µs/req | CPU spread | peak RSS MB | CPU × bare | p99 × bare | CPU × bare, paired rounds (spread) | p99 × bare, paired rounds (spread) | CPU × nginx | errors |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  const range = (xs: number[]) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})` : '');
+  const range = (xs: number[]) => (xs.length > 1 ? ` (${spread(xs, 2)})` : '');
   for (const t of targets) {
     const a = agg(t.name);
-    const p99Spread = a.p99All.length > 1 ? `${Math.min(...a.p99All).toFixed(1)}–${Math.max(...a.p99All).toFixed(1)}` : '';
-    console.log(`| ${t.name} | ${f(a.rps)} | ${f(a.p50, 2)} | ${f(a.p99, 2)} | ${p99Spread} | ${f(a.cpu, 1)} | ${spread(a.cpuAll)} | ${f(peakRssMb(t.proc.pid!), 0)} | ${f(a.cpu / bareA.cpu, 2)} | ${f(a.p99 / bareA.p99, 2)} | ${f(a.paired, 2)}${range(a.pairedAll)} | ${f(a.pairedP99, 2)}${range(a.pairedP99All)} | ${nginxA ? f(a.cpu / nginxA.cpu, 2) : '—'} | ${a.errors} |`);
+    console.log(`| ${t.name} | ${f(a.rps)} | ${f(a.p50, 2)} | ${f(a.p99, 2)} | ${spread(a.p99All, 1)} | ${f(a.cpu, 1)} | ${spread(a.cpuAll)} | ${f(peakRssMb(t.proc.pid!), 0)} | ${f(a.cpu / bareA.cpu, 2)} | ${f(a.p99 / bareA.p99, 2)} | ${f(a.paired, 2)}${range(a.pairedAll)} | ${f(a.pairedP99, 2)}${range(a.pairedP99All)} | ${nginxA ? f(a.cpu / nginxA.cpu, 2) : '—'} | ${a.errors} |`);
   }
 
   // scaling: response size (cost per KB) — metagate vs bare proxy, the list endpoint with limit=N → N KB

@@ -43,7 +43,6 @@ async function trafficMix(h: Harness): Promise<Mix[]> {
   ];
 }
 
-/** Bounded concurrent traffic: `workers` loops, each request stamped, until `stop()` or `max` requests. */
 /**
  * Traffic from `workers` clients until stop(), each starting at most one request every PACE_MS, so that it lasts
  * through every phase of a test: unpaced, a fast machine answered the 503s of the down phase so quickly that the

@@ -21,6 +21,7 @@ import { WHOAMI_PATH, whoamiHandler } from './pipeline/whoami.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './errors.js';
 import type { DenyReason } from './policy/reasons.js';
 import { certificateBindingProblem } from './pipeline/certificate-binding.js';
+import { integerText } from './observability/number-text.js';
 
 export interface VendorServerOptions {
   /** TLS material already read from the files named in config */
@@ -420,9 +421,9 @@ function deny(gw: Gateway, request: FastifyRequest, reply: FastifyReply, reason:
 
 function rateLimitHeaders(rl: { limit: number; remaining: number; resetMs: number }): Record<string, string> {
   return {
-    'ratelimit-limit': String(rl.limit),
-    'ratelimit-remaining': String(Math.max(0, rl.remaining)),
-    'ratelimit-reset': String(Math.max(0, Math.ceil(rl.resetMs / 1000))),
+    'ratelimit-limit': integerText(rl.limit),
+    'ratelimit-remaining': integerText(Math.max(0, rl.remaining)),
+    'ratelimit-reset': integerText(Math.max(0, Math.ceil(rl.resetMs / 1000))),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import pino from 'pino';
 import type { DenyReason } from '../policy/reasons.js';
 import { AppendFile } from './append-file.js';
+import { integerText } from './number-text.js';
 
 export const GENESIS = '0'.repeat(64);
 export const CHAIN_MARKER = ',"chain":{';
@@ -59,8 +60,11 @@ const PLAIN_STRING_RE = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
  * Most strings need no escaping: they are quoted directly, which costs less than half of JSON.stringify.
  */
 const str = (v: unknown): string => (typeof v === 'string' && PLAIN_STRING_RE.test(v) ? `"${v}"` : (JSON.stringify(v) ?? 'null'));
-/** A JSON number; JSON has no NaN or Infinity (JSON.stringify writes null for them). */
-const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+/**
+ * A JSON number; JSON has no NaN or Infinity (JSON.stringify writes null for them). Integers (a duration in
+ * nanoseconds differs on every request) are written without V8's number-to-string cache (number-text.ts).
+ */
+const num = (n: number): string => (Number.isFinite(n) ? integerText(n) : 'null');
 
 /**
  * `num(n)` for a number of milliseconds kept to three decimals (the record's upstream_ms), without the general
@@ -187,7 +191,7 @@ export function isoNow(): string {
 
 /** What a record's hash input holds before its text: the previous hash and the sequence number, each on a line. */
 export function chainPrefix(prev: string, seq: number): string {
-  return `${prev}\n${seq}\n`;
+  return `${prev}\n${integerText(seq)}\n`;
 }
 
 /** Hash of one record: sha256 over the previous hash, the sequence number and the record's text. */
@@ -498,7 +502,7 @@ export class AuditTrail {
     const n = b.write(body, at + pre, 'utf8');
     const h = hash('sha256', b.subarray(at, at + pre + n), 'hex');
     b.copyWithin(at, at + pre, at + pre + n);
-    this.used = at + n + b.write(`${CHAIN_MARKER}"seq":${seq},"prev":"${prev}","hash":"${h}"}}\n`, at + n, 'latin1');
+    this.used = at + n + b.write(`${CHAIN_MARKER}"seq":${integerText(seq)},"prev":"${prev}","hash":"${h}"}}\n`, at + n, 'latin1');
     this.seq = seq;
     this.prev = h;
   }

@@ -191,8 +191,11 @@ export function isoNow(): string {
 
 /** What a record's hash input holds before its text: the previous hash and the sequence number, each on a line. */
 export function chainPrefix(prev: string, seq: number): string {
-  return `${prev}\n${integerText(seq)}\n`;
+  return prefixWith(prev, integerText(seq));
 }
+
+/** chainPrefix with the sequence number's text already made (the trail writes it into the line's chain fields too). */
+const prefixWith = (prev: string, seqText: string): string => `${prev}\n${seqText}\n`;
 
 /** Hash of one record: sha256 over the previous hash, the sequence number and the record's text. */
 export function chainHash(prev: string, seq: number, body: string): string {
@@ -498,11 +501,12 @@ export class AuditTrail {
     if (this.bytes.length - this.used < need) this.grow(need);
     const b = this.bytes;
     const at = this.used;
-    const pre = b.write(chainPrefix(prev, seq), at, 'latin1');
+    const seqText = integerText(seq);
+    const pre = b.write(prefixWith(prev, seqText), at, 'latin1');
     const n = b.write(body, at + pre, 'utf8');
     const h = hash('sha256', b.subarray(at, at + pre + n), 'hex');
     b.copyWithin(at, at + pre, at + pre + n);
-    this.used = at + n + b.write(`${CHAIN_MARKER}"seq":${integerText(seq)},"prev":"${prev}","hash":"${h}"}}\n`, at + n, 'latin1');
+    this.used = at + n + b.write(`${CHAIN_MARKER}"seq":${seqText},"prev":"${prev}","hash":"${h}"}}\n`, at + n, 'latin1');
     this.seq = seq;
     this.prev = h;
   }

@@ -11,7 +11,7 @@ describe('integerText', () => {
   });
 
   it.each([-1, -1000, -7567974, 0.5, 1.25, 1e-7, 2 ** 53, 2 ** 53 + 2, 1e21, 1.5e300, Number.NaN, Infinity, -Infinity, Number.MIN_VALUE])(
-    'leaves %d, not a safe integer ≥ 0, to String()',
+    'writes %d, not a safe integer ≥ 0, as String() does',
     (n) => {
       expect(integerText(n)).toBe(String(n));
     },

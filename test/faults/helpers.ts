@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { AuditSink, UpstreamHandler } from '../helpers/harness.js';
 import { TEST_ENV } from '../helpers/harness.js';
+import { freePort, freePorts } from '../helpers/ports.js';
 import { request, type SimpleResponse } from '../helpers/http.js';
 import type { RequestAuditRecord } from '../../src/observability/audit.js';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
@@ -140,16 +141,7 @@ export function relayTo(target: string): UpstreamHandler {
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => ok(port));
-    });
-  });
-}
+export { freePort, freePorts };
 
 /**
  * Write `total` bytes of a JSON-looking body in 64 KiB chunks, honouring back-pressure, until done or the peer goes
@@ -454,8 +446,7 @@ export interface ChildGateway {
 export async function spawnGateway(config: Record<string, any>, opts: { nodeArgs?: string[]; uid?: number } = {}): Promise<ChildGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'metagate-child-'));
   if (opts.uid !== undefined) chownSync(dir, opts.uid, opts.uid);
-  const vendorPort = await freePort();
-  const adminPort = await freePort();
+  const [vendorPort, adminPort] = (await freePorts(2)) as [number, number];
   const cfg = structuredClone(config);
   cfg.vendor = { ...(cfg.vendor ?? {}), host: '127.0.0.1', port: vendorPort };
   cfg.admin = { ...(cfg.admin ?? {}), host: '127.0.0.1', port: adminPort };

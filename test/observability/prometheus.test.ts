@@ -3,28 +3,18 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEMO_TABLE_ID } from '../../src/demo/data.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const ALERTS = new URL('../../docker/prometheus/alerts.yml', import.meta.url).pathname;
 const TABLE = `/api/v1/tables/${DEMO_TABLE_ID}`;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface PromVector {
   status: string;

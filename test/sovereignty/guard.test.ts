@@ -16,17 +16,10 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createDevIssuer } from '../../src/demo/issuer.js';
 import { AUDIENCE, AuditSink, baseConfig, ISSUER, startHarness, startJwksServer, TEST_ENV, type JwksServer } from '../helpers/harness.js';
 import { request } from '../helpers/http.js';
+import { freePorts } from '../helpers/ports.js';
 import { DEMO_TABLE_ID } from '../../src/demo/platform.js';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -73,8 +66,7 @@ async function startError(cfg: Record<string, any>): Promise<Error> {
 
 describe('start-time sovereignty guard', () => {
   it('refuses to start when the upstream lies outside the ranges, naming key, address and ranges; nothing listens', async () => {
-    const vendorPort = await freePort();
-    const adminPort = await freePort();
+    const [vendorPort, adminPort] = (await freePorts(2)) as [number, number];
     const err = await startError(
       config((c) => {
         c.vendor.port = vendorPort;

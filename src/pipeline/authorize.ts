@@ -70,10 +70,11 @@ export function stateDenials(state: CheckResult): Denial[] {
 }
 
 /**
- * Claims, category, then the shared-state check. Answered without waiting when the claims refuse or the store holds
- * its state in this process (memory); a promise when the store must be asked (Redis).
+ * Claims, category, then the shared-state check. Returns the result when decided without waiting: the claims refuse,
+ * or the store holds its state in this process (memory). Otherwise returns undefined and calls `later` once with the
+ * result, when the store has answered (Redis). `later` must not throw.
  */
-export function authorize(input: AuthorizeInput, deps: AuthorizeDeps): AuthorizeResult | Promise<AuthorizeResult> {
+export function authorize(input: AuthorizeInput, deps: AuthorizeDeps, later: (result: AuthorizeResult) => void): AuthorizeResult | undefined {
   const claims = authorizeClaims(input);
   if (!claims.identity || claims.denials.length > 0) return { ok: false, denials: claims.denials, ...(claims.identity ? { identity: claims.identity } : {}) };
   const identity = claims.identity;
@@ -91,16 +92,20 @@ export function authorize(input: AuthorizeInput, deps: AuthorizeDeps): Authorize
     }
     return withState(identity, state, deps, t0);
   }
-  let pending: Promise<CheckResult>;
   try {
-    pending = store.check(q);
+    if (store.checkLater) {
+      // a callback, not a promise: see StateStore.checkLater
+      store.checkLater(q, (outcome) => later(outcome instanceof Error ? stateFailure(outcome, identity, deps, t0) : withState(identity, outcome, deps, t0)));
+    } else {
+      store.check(q).then(
+        (state) => later(withState(identity, state, deps, t0)),
+        (err: unknown) => later(stateFailure(err, identity, deps, t0)),
+      );
+    }
   } catch (err) {
     return stateFailure(err, identity, deps, t0);
   }
-  return pending.then(
-    (state) => withState(identity, state, deps, t0),
-    (err: unknown) => stateFailure(err, identity, deps, t0),
-  );
+  return undefined;
 }
 
 function withState(identity: Identity, state: CheckResult, deps: AuthorizeDeps, t0: bigint): AuthorizeResult {

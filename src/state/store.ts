@@ -83,6 +83,9 @@ export interface StoreHealth {
   detail?: string;
 }
 
+/** How checkLater answers: the result, or the error check() would reject with (an Error, never a CheckResult). */
+export type CheckCallback = (outcome: CheckResult | Error) => void;
+
 export interface StateStore {
   readonly backend: 'memory' | 'redis';
   /**
@@ -95,6 +98,14 @@ export interface StateStore {
    * absent on stores that must ask elsewhere (Redis). Throws where check() would reject.
    */
   checkNow?(input: CheckInput): CheckResult;
+  /**
+   * The same check with a callback instead of a promise, for a store that must ask elsewhere (Redis): `done` is called
+   * exactly once, after this returns. Throws (and never calls
+   * `done`) where check() would reject at once: bad input or a closed store. `done` must not throw. The gateway asks
+   * this way: a promise per check, and one more per stage waiting on it, is work a callback does not need (nineteenth
+   * pass in docs/performance.md).
+   */
+  checkLater?(input: CheckInput, done: CheckCallback): void;
 
   revoke(r: Revocation): Promise<void>;
   /** returns whether a revocation existed */

@@ -262,12 +262,14 @@ describe('Redis killed and restarted under two running gateways', () => {
     await pauser.connect();
     await pauser.call('CLIENT', 'PAUSE', '5000', 'ALL');
     const storeA = a.gateway.gateway.store;
-    const originalCheck = storeA.check;
+    // the gateway asks the Redis store through its callback form (StateStore.checkLater)
+    const originalCheck = storeA.checkLater;
+    if (originalCheck === undefined) throw new Error('the Redis store has no checkLater');
     let checkCalled!: () => void;
     const called = new Promise<void>((resolve) => (checkCalled = resolve));
-    storeA.check = (input) => {
+    storeA.checkLater = (input, done) => {
       checkCalled();
-      return originalCheck.call(storeA, input);
+      originalCheck.call(storeA, input, done);
     };
     const upstreamBefore = a.upstream.requests.length + b.upstream.requests.length;
     let inFlight: Promise<{ r: SimpleResponse; at: number }>;
@@ -279,7 +281,7 @@ describe('Redis killed and restarted under two running gateways', () => {
       killedAt = performance.now();
       await redis.kill();
     } finally {
-      storeA.check = originalCheck;
+      storeA.checkLater = originalCheck;
       pauser.disconnect();
     }
     const flight = await inFlight;

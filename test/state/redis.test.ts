@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createRedisStore, RedisStore, type RedisStoreOptions } from '../../src/state/redis.js';
 import { MemoryStore } from '../../src/state/memory.js';
 import { StateUnavailableError, type CheckInput, type CheckResult, type RateLimitPolicy, type Revocation, type StateStore } from '../../src/state/store.js';
@@ -208,6 +208,80 @@ describe('RedisStore', () => {
       ]);
       const index = Math.floor(T0 / 60_000);
       expect(await rawClient().get(`${opts.keyPrefix}{mg}:rl:${index}:s:alice`)).toBe('5');
+      // the requests travel as one argument, the last: each one's shape and time, in order
+      const shapeOf = [0, 1, 0, 2, 3, 0, 0, 0, 0];
+      expect(seen[0]!.at(-1)).toBe(inputs.map((input, i) => `${shapeOf[i]} ${input.now}`).join(','));
+      expect(seen[0]!.length).toBe(3 + (4 + 4 * 4) + 5 + 4 * 4 + 1);
+    });
+
+    it('checkLater answers each check exactly once, after it returns, as check() would', async () => {
+      const store = await open(options({ perSubject: 2, global: 0, windowMs: 60_000 }));
+      await store.revoke(revocation('subject', 'mallory'));
+      const inputs = [
+        { subject: 'alice', now: T0 },
+        { subject: 'mallory', now: T0 },
+        { subject: 'alice', now: T0 + 0.5 },
+        { subject: 'alice', now: T0 + 1 },
+      ];
+      const calls: (CheckResult | Error)[][] = inputs.map(() => []);
+      let returned = 0;
+      const answered = new Promise<void>((resolve) => {
+        inputs.forEach((input, i) => {
+          store.checkLater(input, (outcome) => {
+            // never called before checkLater has returned for every input of the turn
+            expect(returned).toBe(inputs.length);
+            calls[i]!.push(outcome);
+            if (calls.every((c) => c.length > 0)) resolve();
+          });
+          returned++;
+        });
+      });
+      await answered;
+      await sleep(50);
+      expect(calls.map((c) => c.length)).toEqual([1, 1, 1, 1]);
+      const got = calls.map(([o]) => (o instanceof Error ? `error ${o.message}` : [o!.rateLimit.allowed, o!.rateLimit.remaining, o!.subjectRevoked?.id ?? null]));
+      expect(got).toEqual([
+        [true, 1, null],
+        [true, 2, 'mallory'],
+        [true, 0, null],
+        [false, 0, null],
+      ]);
+    });
+
+    it('checkLater throws at once, and never calls back, for a time it cannot use or a closed store', async () => {
+      const store = await open(options(POLICY));
+      const done = vi.fn();
+      for (const now of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) expect(() => store.checkLater({ subject: 'alice', now }, done)).toThrow();
+      await store.close();
+      expect(() => store.checkLater({ subject: 'alice', now: T0 }, done)).toThrow(StateUnavailableError);
+      await sleep(50);
+      expect(done).not.toHaveBeenCalled();
+    });
+
+    it('a callback that throws leaves no other check of its turn unanswered, and its error is thrown again, not hidden', async () => {
+      const store = await open(options(POLICY));
+      const boom = new Error('callback bug');
+      const rethrown: (() => void)[] = [];
+      const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((fn) => void rethrown.push(fn));
+      try {
+        const others = new Promise<(CheckResult | Error)[]>((resolve) => {
+          const got: (CheckResult | Error)[] = [];
+          store.checkLater({ subject: 'a', now: T0 }, (o) => void got.push(o));
+          store.checkLater({ subject: 'b', now: T0 }, () => {
+            throw boom;
+          });
+          store.checkLater({ subject: 'c', now: T0 }, (o) => {
+            got.push(o);
+            resolve(got);
+          });
+        });
+        const got = await others;
+        expect(got.map((o) => (o instanceof Error ? 'error' : o.rateLimit.allowed))).toEqual([true, true]);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(rethrown).toHaveLength(1);
+      expect(() => rethrown[0]!()).toThrow(boom);
     });
 
     it('an unreadable record fails only the check it belongs to, not the others of its turn', async () => {
@@ -257,7 +331,8 @@ describe('RedisStore', () => {
     // decodes a reply; a real Redis cannot be made to send these.
     it('each request is read from its own reply value, strictly: anything but the two shapes refuses it alone', async () => {
       const store = await open(options(POLICY));
-      type Pending = { input: CheckInput; index: number; resetMs: number; resolve: (r: CheckResult) => void; reject: (e: unknown) => void };
+      type Pending = { input: CheckInput; index: number; resetMs: number; done: (outcome: CheckResult | Error) => void };
+      const answer = (resolve: (r: CheckResult) => void, reject: (e: unknown) => void) => (outcome: CheckResult | Error) => (outcome instanceof Error ? reject(outcome) : resolve(outcome));
       const settle = (batch: Pending[], reply: unknown) => (store as unknown as { settleChecks(b: Pending[], r: unknown, fresh: string): void }).settleChecks(batch, reply, 'lost:test');
       const revoked = JSON.stringify({ kind: 'subject', id: 'alice', reason: 'gone', by: 'soc', createdAt: T0 });
       const cases: [string, unknown, 'allowed' | 'limited' | 'revoked' | 'refused'][] = [
@@ -286,7 +361,7 @@ describe('RedisStore', () => {
         cases.map(
           ([, value]) =>
             new Promise<CheckResult>((resolve, reject) => {
-              settle([{ input: { subject: 'alice', now: T0 }, index: 0, resetMs: 60_000, resolve, reject }], [0, value]);
+              settle([{ input: { subject: 'alice', now: T0 }, index: 0, resetMs: 60_000, done: answer(resolve, reject) }], [0, value]);
             }),
         ),
       );
@@ -300,7 +375,7 @@ describe('RedisStore', () => {
       // a turn of three: each request is read from its own value, and one bad value refuses only its request
       const turn = (reply: (n: number) => unknown[]) => {
         const batch: Pending[] = [];
-        const promises = [0, 1, 2].map((i) => new Promise<CheckResult>((resolve, reject) => batch.push({ input: { subject: `s${i}`, now: T0 }, index: 0, resetMs: 60_000, resolve, reject })));
+        const promises = [0, 1, 2].map((i) => new Promise<CheckResult>((resolve, reject) => batch.push({ input: { subject: `s${i}`, now: T0 }, index: 0, resetMs: 60_000, done: answer(resolve, reject) })));
         settle(batch, reply(batch.length));
         return Promise.allSettled(promises).then((rs) => rs.map((r) => (r.status === 'fulfilled' ? r.value.rateLimit.allowed : r.reason instanceof StateUnavailableError ? 'refused' : 'threw')));
       };

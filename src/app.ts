@@ -413,15 +413,18 @@ function afterVerify(gw: Gateway, request: FastifyRequest, reply: FastifyReply, 
   const decided = authorize(
     { payload: verified.token.payload, policy: rt.policy, now: gw.now(), ...(ctx.rule ? { category: ctx.rule.category } : {}) },
     { store: gw.store, metrics: gw.metrics },
-    (d) => {
-      try {
-        applyDecision(gw, request, reply, d);
-      } catch (err) {
-        later(err as Error);
-        return;
-      }
-      later();
-    },
+    // a store that answers now (memory) needs no callback: none is made for its requests
+    gw.store.checkNow
+      ? undefined
+      : (d) => {
+          try {
+            applyDecision(gw, request, reply, d);
+          } catch (err) {
+            later(err as Error);
+            return;
+          }
+          later();
+        },
   );
   if (decided === undefined) return true;
   applyDecision(gw, request, reply, decided);

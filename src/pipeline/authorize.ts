@@ -72,9 +72,10 @@ export function stateDenials(state: CheckResult): Denial[] {
 /**
  * Claims, category, then the shared-state check. Returns the result when decided without waiting: the claims refuse,
  * or the store holds its state in this process (memory). Otherwise returns undefined and calls `later` once with the
- * result, when the store has answered (Redis). `later` must not throw.
+ * result, when the store has answered (Redis). `later` must not throw, and is needed only for a store without
+ * checkNow (the caller makes no closure for the memory store); without it such a store's check fails closed.
  */
-export function authorize(input: AuthorizeInput, deps: AuthorizeDeps, later: (result: AuthorizeResult) => void): AuthorizeResult | undefined {
+export function authorize(input: AuthorizeInput, deps: AuthorizeDeps, later?: (result: AuthorizeResult) => void): AuthorizeResult | undefined {
   const claims = authorizeClaims(input);
   if (!claims.identity || claims.denials.length > 0) return { ok: false, denials: claims.denials, ...(claims.identity ? { identity: claims.identity } : {}) };
   const identity = claims.identity;
@@ -92,6 +93,7 @@ export function authorize(input: AuthorizeInput, deps: AuthorizeDeps, later: (re
     }
     return withState(identity, state, deps, t0);
   }
+  if (later === undefined) return stateFailure(new Error('authorize: no callback for a store that answers later'), identity, deps, t0);
   try {
     if (store.checkLater) {
       // a callback, not a promise: see StateStore.checkLater

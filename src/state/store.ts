@@ -100,10 +100,9 @@ export interface StateStore {
   checkNow?(input: CheckInput): CheckResult;
   /**
    * The same check with a callback instead of a promise, for a store that must ask elsewhere (Redis): `done` is called
-   * exactly once, after this returns. Throws (and never calls
-   * `done`) where check() would reject at once: bad input or a closed store. `done` must not throw. The gateway asks
-   * this way: a promise per check, and one more per stage waiting on it, is work a callback does not need (nineteenth
-   * pass in docs/performance.md).
+   * exactly once, after this returns. Throws (and never calls `done`) where check() would reject at once: bad input or
+   * a closed store. `done` must not throw. The gateway asks this way: a promise per check, and one more per stage
+   * waiting on it, is work a callback does not need (nineteenth pass in docs/performance.md).
    */
   checkLater?(input: CheckInput, done: CheckCallback): void;
 

@@ -386,6 +386,32 @@ describe('RedisStore', () => {
       expect(await turn(() => 'not an array' as unknown as unknown[])).toEqual(['refused', 'refused', 'refused']);
     });
 
+    // The script reads a turn's requests from one text argument (CHECK_LUA). The store never writes a bad one; if one
+    // reached Redis, the script must refuse rather than read past it or make requests up.
+    it('the script refuses a call whose argument count is wrong, and reads nothing but "shape now" pairs from the requests', async () => {
+      const opts = options(POLICY);
+      const store = await open(opts);
+      await store.check({ subject: 'warm-up', now: T0 });
+      const call = (args: (string | number)[]) => (store as unknown as { scripts: { metagateCheck(a: (string | number)[]): Promise<unknown> } }).scripts.metagateCheck(args);
+      const k = (name: string) => `${opts.keyPrefix}{mg}:${name}`;
+      const keys = [k('rev:index'), k('susp'), k('win'), k('epoch'), k('rev:subject:alice'), k('rev:token:'), k('rl:x:s:alice'), k('rl:x:g')];
+      const head = [keys.length, ...keys, 'lost:test', POLICY.perSubject, POLICY.global, '', 1, '0', '0', '', 60_000];
+      const counts = async (requests: string) => {
+        const reply = (await call([...head, requests])) as unknown[];
+        return reply.slice(1).map((v) => (typeof v === 'number' ? 'ok' : (v as unknown[])[0]));
+      };
+      // one request per pair, in order; separators and garbage between pairs make no request
+      expect(await counts(`0 ${T0},0 ${T0 + 1}`)).toEqual(['ok', 'ok']);
+      expect(await counts('')).toEqual([]);
+      expect(await counts(',,,')).toEqual([]);
+      expect(await counts('0')).toEqual([]);
+      // a pair the script cannot use is that request's error, not a pass: a shape out of range, or not a number
+      expect(await counts(`1 ${T0},-1 ${T0},x ${T0},0 now`)).toEqual(['error', 'error', 'error', 'error']);
+      // too many or too few arguments: the whole call fails
+      await expect(call([...head, `0 ${T0}`, 'extra'])).rejects.toThrow(/bad arguments/);
+      await expect(call(head)).rejects.toThrow(/bad arguments/);
+    });
+
     it('a check whose time a Date cannot hold does not take the other checks of its turn with it', async () => {
       const store = await open(options(POLICY));
       const [far, near] = await Promise.allSettled([store.check({ subject: 'alice', now: 9e15 }), store.check({ subject: 'bob', now: T0 })]);

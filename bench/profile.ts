@@ -110,11 +110,12 @@ const token = await issuer.mint(personas(Math.floor(Date.now() / 1000)).geheim!.
 const built = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { encoding: 'utf8' });
 if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}${built.stderr}`);
 const up = await start(['dist/bench/servers/upstream.js']);
+// the benchmark's metagate (bench/run.ts) with the memory store: the same links to remove (hiddenOrigins), the same policy
 writeFileSync(
   join(dir, 'mg.yaml'),
   `vendor: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
-upstream: { url: "http://127.0.0.1:${up.port}", connections: 128 }
+upstream: { url: "http://127.0.0.1:${up.port}", connections: 128, hiddenOrigins: ["http://openmetadata.internal:8585"] }
 auth: { issuer: https://idp.bench.invalid, audience: metagate-bench, algorithms: [ES256], jwks: { file: "${join(dir, 'jwks.json')}" } }
 policy:
   categories: { catalogue: { minClearance: STG_CONFIDENTIEEL }, lineage: { minClearance: STG_GEHEIM }, usage: { minClearance: STG_CONFIDENTIEEL } }

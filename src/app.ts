@@ -325,7 +325,14 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply, later
   // 3. authenticate
   const auth = gw.authenticator;
   const extracted = auth.extract(request.headers.authorization, countAuthorization(request.raw.rawHeaders));
-  if ('reason' in extracted) return void deny(gw, request, reply, extracted.reason, extracted.detail);
+  if ('reason' in extracted) {
+    // no bearer token, but a credential sent another way (a cookie or another header carrying one, DESIGN §3): still
+    // token_missing — RFC 6750 §3.1 gives no error code to a request that used a method the server does not take — with
+    // a detail that says so, for the vendor and for the record, instead of the generic "send an access token"
+    const elsewhere = extracted.reason === 'token_missing' ? otherCredential(request.headers) : null;
+    const detail = elsewhere === null ? extracted.detail : `the request carries ${elsewhere} and no Authorization header; credentials are accepted only as "Authorization: Bearer <token>"`;
+    return void deny(gw, request, reply, extracted.reason, detail);
+  }
   const other = otherCredential(request.headers);
   if (other) return void deny(gw, request, reply, 'token_invalid', `the request carries ${other} besides the bearer token; send exactly one credential, in the Authorization header`);
   const cached = auth.verifyCached(extracted.token);

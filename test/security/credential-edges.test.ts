@@ -104,6 +104,41 @@ describe('a second credential is refused, not ignored', () => {
     expect(o.line).not.toContain(token.split('.')[2]!);
   });
 
+  it.each<[string, (t: string) => Record<string, string>, RegExp]>([
+    ['a token only in a cookie named access_token', (t) => ({ cookie: `access_token=${t}` }), /carries a cookie carrying a token and no Authorization header/],
+    ['a token only in a cookie under any name', (t) => ({ cookie: `theme=dark; prefs=${t}` }), /carries a cookie carrying a token and no Authorization header/],
+    ['a token only in X-Api-Key', (t) => ({ 'x-api-key': t }), /carries a x-api-key header and no Authorization header/],
+    ['a token only in Proxy-Authorization', (t) => ({ 'proxy-authorization': `Bearer ${t}` }), /carries a proxy-authorization header and no Authorization header/],
+    ['a token only under a header name nobody lists', (t) => ({ 'x-pomerium-jwt-assertion': t }), /carries a header carrying a token and no Authorization header/],
+  ])('%s → 401 token_missing that says where the credential was and where it belongs (review D2)', async (_d, headers, detail) => {
+    recordCases(CLASS.token, 1);
+    const token = await h.token('geheim');
+    const o = await send(T, headers(token));
+    expect(o.res.status).toBe(401);
+    // RFC 6750 §3.1: no error code for a request that used a method the server does not take
+    expect(o.res.headers['www-authenticate']).toBe('Bearer realm="metagate"');
+    expect(o.res.json<{ code: string }>().code).toBe('token_missing');
+    expect(o.res.json<{ detail: string }>().detail).toMatch(detail);
+    expect(o.res.json<{ detail: string }>().detail).toMatch(/only as "Authorization: Bearer <token>"/);
+    expect(o.rec.metagate.reasons).toEqual(['token_missing']);
+    expect(o.rec.metagate.detail).toMatch(detail);
+    expect(o.upstreamHits).toBe(0);
+    expect(o.line).not.toContain(token.split('.')[2]!);
+    expect(o.res.body).not.toContain(token.split('.')[2]!);
+  });
+
+  it('no credential at all, or only an ordinary cookie: the generic token_missing detail', async () => {
+    recordCases(CLASS.token, 2);
+    for (const headers of [{}, { cookie: 'theme=dark; lang=nl' }]) {
+      const o = await send(T, headers);
+      expect(o.res.status).toBe(401);
+      expect(o.res.json<{ code: string }>().code).toBe('token_missing');
+      expect(o.res.json<{ detail: string }>().detail).toBe('send an access token from the identity provider as "Authorization: Bearer <token>"');
+      expect(o.rec.metagate.reasons).toEqual(['token_missing']);
+      expect(o.upstreamHits).toBe(0);
+    }
+  });
+
   it('a credential in the query string without an Authorization header is refused the same way', async () => {
     recordCases(CLASS.token, 1);
     const o = await send(`${T}?access_token=${await h.token('geheim')}`, {});

@@ -129,7 +129,7 @@ describe('a second credential is refused, not ignored', () => {
 
   it('no credential at all, or only an ordinary cookie: the generic token_missing detail', async () => {
     recordCases(CLASS.token, 2);
-    for (const headers of [{}, { cookie: 'theme=dark; lang=nl' }]) {
+    for (const headers of [{}, { cookie: 'theme=dark; lang=nl' }] as Record<string, string>[]) {
       const o = await send(T, headers);
       expect(o.res.status).toBe(401);
       expect(o.res.json<{ code: string }>().code).toBe('token_missing');

@@ -8,6 +8,9 @@ const SINGLE = new Set(['host', 'authorization', 'content-length', 'transfer-enc
 /** Why a request with an expectation other than 100-continue is refused; it is answered 417 (RFC 9110 §10.1.1). */
 export const EXPECTATION_REFUSED = 'only the expectation "100-continue" is accepted';
 
+const BODY_REFUSED = 'a request body is not accepted';
+const ALL_ZEROS_RE = /^0+$/;
+
 /** Returns why the message is refused, or null. */
 export function screenMessage(raw: IncomingMessage): string | null {
   // Only HTTP/1.0 and HTTP/1.1 framing is spoken here. The parser also hands over 'GET /x' (HTTP/0.9, no headers)
@@ -33,6 +36,11 @@ export function screenMessage(raw: IncomingMessage): string | null {
   const expect = raw.headers.expect;
   if (expect !== undefined && expect.trim().toLowerCase() !== '100-continue') return EXPECTATION_REFUSED;
   const len = raw.headers['content-length'];
-  if (raw.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) return 'a request body is not accepted';
+  if (raw.headers['transfer-encoding'] !== undefined) return BODY_REFUSED;
+  if (len !== undefined && len !== '0') {
+    // node's parser lets only digits through: a length of zero spelled with more of them ("00") announces no body, but
+    // two parsers could still frame it differently, so it is refused too, and told apart from a body
+    return ALL_ZEROS_RE.test(len) ? 'a Content-Length of zero must be written "0"; a request body is not accepted' : BODY_REFUSED;
+  }
   return null;
 }

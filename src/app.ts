@@ -330,7 +330,7 @@ function decide(gw: Gateway, request: FastifyRequest, reply: FastifyReply, later
     // token_missing — RFC 6750 §3.1 gives no error code to a request that used a method the server does not take — with
     // a detail that says so, for the vendor and for the record, instead of the generic "send an access token"
     const elsewhere = extracted.reason === 'token_missing' ? otherCredential(request.headers) : null;
-    const detail = elsewhere === null ? extracted.detail : `the request carries ${elsewhere} and no Authorization header; credentials are accepted only as "Authorization: Bearer <token>"`;
+    const detail = elsewhere === null ? extracted.detail : `the request carries ${elsewhere} and no bearer token; credentials are accepted only as "Authorization: Bearer <token>"`;
     return void deny(gw, request, reply, extracted.reason, detail);
   }
   const other = otherCredential(request.headers);

@@ -105,11 +105,12 @@ describe('a second credential is refused, not ignored', () => {
   });
 
   it.each<[string, (t: string) => Record<string, string>, RegExp]>([
-    ['a token only in a cookie named access_token', (t) => ({ cookie: `access_token=${t}` }), /carries a cookie carrying a token and no Authorization header/],
-    ['a token only in a cookie under any name', (t) => ({ cookie: `theme=dark; prefs=${t}` }), /carries a cookie carrying a token and no Authorization header/],
-    ['a token only in X-Api-Key', (t) => ({ 'x-api-key': t }), /carries a x-api-key header and no Authorization header/],
-    ['a token only in Proxy-Authorization', (t) => ({ 'proxy-authorization': `Bearer ${t}` }), /carries a proxy-authorization header and no Authorization header/],
-    ['a token only under a header name nobody lists', (t) => ({ 'x-pomerium-jwt-assertion': t }), /carries a header carrying a token and no Authorization header/],
+    ['a token only in a cookie named access_token', (t) => ({ cookie: `access_token=${t}` }), /carries a cookie carrying a token and no bearer token/],
+    ['a token only in a cookie under any name', (t) => ({ cookie: `theme=dark; prefs=${t}` }), /carries a cookie carrying a token and no bearer token/],
+    ['a token only in X-Api-Key', (t) => ({ 'x-api-key': t }), /carries a x-api-key header and no bearer token/],
+    ['a token only in Proxy-Authorization', (t) => ({ 'proxy-authorization': `Bearer ${t}` }), /carries a proxy-authorization header and no bearer token/],
+    ['a token only under a header name nobody lists', (t) => ({ 'x-pomerium-jwt-assertion': t }), /carries a header carrying a token and no bearer token/],
+    ['an empty Authorization header and a token in a cookie', (t) => ({ authorization: '', cookie: `access_token=${t}` }), /carries a cookie carrying a token and no bearer token/],
   ])('%s → 401 token_missing that says where the credential was and where it belongs (review D2)', async (_d, headers, detail) => {
     recordCases(CLASS.token, 1);
     const token = await h.token('geheim');
@@ -125,6 +126,19 @@ describe('a second credential is refused, not ignored', () => {
     expect(o.upstreamHits).toBe(0);
     expect(o.line).not.toContain(token.split('.')[2]!);
     expect(o.res.body).not.toContain(token.split('.')[2]!);
+  });
+
+  it('a cookie named like a credential, holding an opaque value, is named in the detail and its value is in neither the answer nor the record', async () => {
+    recordCases(CLASS.token, 1);
+    const opaque = 'opaque-session-7f3a9c1e5b';
+    const o = await send(T, { cookie: `theme=dark; session_token=${opaque}` });
+    expect(o.res.status).toBe(401);
+    expect(o.res.json<{ code: string }>().code).toBe('token_missing');
+    expect(o.res.json<{ detail: string }>().detail).toMatch(/carries a cookie carrying a token and no bearer token/);
+    expect(o.rec.metagate.reasons).toEqual(['token_missing']);
+    expect(o.upstreamHits).toBe(0);
+    expect(o.res.body).not.toContain(opaque);
+    expect(o.line).not.toContain(opaque);
   });
 
   it('no credential at all, or only an ordinary cookie: the generic token_missing detail', async () => {

@@ -62,4 +62,9 @@ describe('screenMessage', () => {
     if (expected === null) expect(r).toBeNull();
     else expect(r).toContain(expected);
   });
+
+  it('a length that announces a body is told so, not that a zero must be written "0" (the table above only checks containment)', () => {
+    recordCases(CLASS.screenUnit, 2);
+    for (const len of ['5', '05']) expect(screenMessage(message('1.1', [...HOST, 'Content-Length', len]))).toBe('a request body is not accepted');
+  });
 });
